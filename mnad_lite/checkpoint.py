@@ -1,0 +1,102 @@
+"""Checkpoints: state_dict (memory items included), configuration and a format version.
+
+Written atomically (a temporary file in the same folder, then ``os.replace``) so an
+interrupted save never leaves a half-written file; loaded with ``weights_only=True``
+so loading never runs code from the file. A missing, corrupt or foreign file raises
+:class:`mnad_lite.errors.CheckpointError` naming the file.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from mnad_lite.errors import CheckpointError
+
+FORMAT = "mnad_lite.checkpoint"
+VERSION = 1
+
+
+def save_checkpoint(
+    path: str | Path, model: torch.nn.Module, config: dict[str, Any], **extra: Any
+) -> Path:
+    """Save ``model.state_dict()``, ``config`` (JSON-able) and ``extra`` entries atomically.
+
+    ``extra`` may hold optimizer/scheduler state dicts, the epoch, RNG states: anything
+    ``torch.load(weights_only=True)`` accepts (tensors, numbers, strings, lists, dicts).
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    payload = {
+        "format": FORMAT,
+        "version": VERSION,
+        "config": config,
+        "state_dict": model.state_dict(),
+        **extra,
+    }
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            torch.save(payload, fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def read_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    """Load and validate a checkpoint file into a dict (``format``, ``version``, ``config``,
+    ``state_dict`` and any extras), without building a model."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: no such checkpoint file")
+    try:
+        payload = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as err:  # pickle, zip and unsafe-global errors all land here
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise CheckpointError(
+            f"{path}: not a readable mnad_lite checkpoint ({first[:160]})"
+        ) from None
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        raise CheckpointError(f"{path}: not an mnad_lite checkpoint (no '{FORMAT}' format tag)")
+    if payload.get("version") != VERSION:
+        raise CheckpointError(
+            f"{path}: checkpoint format version {payload.get('version')!r}, this mnad_lite "
+            f"reads version {VERSION}"
+        )
+    if not isinstance(payload.get("state_dict"), dict) or not isinstance(
+        payload.get("config"), dict
+    ):
+        raise CheckpointError(f"{path}: checkpoint lacks its state_dict or config")
+    return payload
+
+
+def load_checkpoint(
+    path: str | Path, model: torch.nn.Module | None = None, map_location: str | torch.device = "cpu"
+) -> tuple[torch.nn.Module, dict[str, Any]]:
+    """Load a checkpoint into ``model`` (or a new :class:`~mnad_lite.model.MNAD` built
+    from the saved ``config['model']``). Returns ``(model, payload)``."""
+    payload = read_checkpoint(path, map_location)
+    if model is None:
+        from mnad_lite.model import MNAD
+
+        model_args = payload["config"].get("model")
+        if not isinstance(model_args, dict):
+            raise CheckpointError(f"{path}: checkpoint config has no 'model' arguments")
+        try:
+            model = MNAD(**model_args)
+        except (TypeError, ValueError) as err:
+            raise CheckpointError(f"{path}: cannot build the model it describes ({err})") from None
+    try:
+        model.load_state_dict(payload["state_dict"])
+    except RuntimeError as err:
+        first = str(err).strip().splitlines()[0]
+        raise CheckpointError(f"{path}: weights do not fit this model ({first[:160]})") from None
+    return model, payload

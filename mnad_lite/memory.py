@@ -1,0 +1,336 @@
+"""The memory module of MNAD: read (Eqs. 1-2), update (Eqs. 3-5), memory losses (Eqs. 10-13).
+
+Notation (MNAD.md section 3; the same names everywhere in mnad_lite):
+
+============== =========== ======================================================
+name           symbol      shape
+============== =========== ======================================================
+queries        q_t^k       [N, C]   L2-normalised rows, N = B*H*W query vectors
+items          p_m         [M, C]   L2-normalised rows, M = num_items, C = feat_dim
+scores         p_m . q^k   [N, M]   similarity, computed once per forward pass
+read_weights   w^{k,m}     [N, M]   softmax over items (Eq. 1)
+update_weights v^{k,m}     [N, M]   softmax over queries (Eq. 3)
+============== =========== ======================================================
+
+The four public functions are pure and vectorised (no Python loop over queries, items
+or the batch). :class:`Memory` wraps them for feature maps ``[B, C, H, W]`` and computes
+the score matrix once per forward pass.
+
+Items are not learned by backpropagation (MNAD.md section 2): they start as
+L2-normalised uniform random vectors and change only through :func:`update`. Every
+function here treats ``items`` as a constant (detached).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from mnad_lite.errors import MNADError
+
+WeightNorm = Literal["all", "assigned"]
+WEIGHT_NORMS = ("all", "assigned")
+LossForm = Literal["code", "paper"]
+LOSS_FORMS = ("code", "paper")
+
+
+def _check(queries: Tensor, items: Tensor) -> None:
+    if queries.ndim != 2:
+        raise MNADError(f"queries must have shape [N, C], got {tuple(queries.shape)}")
+    if items.ndim != 2:
+        raise MNADError(f"items must have shape [M, C], got {tuple(items.shape)}")
+    if queries.shape[1] != items.shape[1]:
+        raise MNADError(
+            f"queries [N, C] and items [M, C] must share C: got queries "
+            f"{tuple(queries.shape)} and items {tuple(items.shape)}"
+        )
+
+
+def similarity(queries: Tensor, items: Tensor) -> Tensor:
+    """Scores ``p_m . q_t^k`` of every query with every item: ``[N, C] x [M, C] -> [N, M]``."""
+    _check(queries, items)
+    return queries @ items.detach().t()
+
+
+# --- the equations, written once on a precomputed score matrix --------------------------
+
+
+def _read(scores: Tensor, items: Tensor) -> tuple[Tensor, Tensor]:
+    # Eq. 1: w^{k,m} = softmax_m(scores)   [N, M]; detached, as in the authors' code.
+    read_weights = F.softmax(scores, dim=1).detach()
+    # Eq. 2: p̂^k = sum_m w^{k,m} p_m   [N, C]
+    return read_weights @ items.detach(), read_weights
+
+
+def _update(
+    scores: Tensor, queries: Tensor, items: Tensor, weight_norm: WeightNorm = "all"
+) -> Tensor:
+    scores, queries, items = scores.detach(), queries.detach(), items.detach()
+    num_items = items.shape[0]
+    nearest = _nearest(scores)  # Eq. 4: U^m = {k : nearest(k) = m}   [N]
+    assigned = F.one_hot(nearest, num_items).to(scores.dtype)  # [N, M]
+    update_weights = F.softmax(scores, dim=0)  # Eq. 3: softmax over queries   [N, M]
+    if weight_norm == "all":  # authors' code: max over all queries
+        peak = update_weights.amax(dim=0)  # [M]
+    elif weight_norm == "assigned":  # paper text, Eq. 5: max over U^m
+        peak = (update_weights * assigned).amax(dim=0)  # [M], 0 where U^m is empty
+    else:
+        raise MNADError(f"weight_norm must be one of {WEIGHT_NORMS}, got {weight_norm!r}")
+    scaled = update_weights / peak.clamp_min(torch.finfo(scores.dtype).tiny)  # Eq. 5: v'
+    delta = (scaled * assigned).t() @ queries  # sum_{k in U^m} v'^{k,m} q^k   [M, C]
+    return F.normalize(items + delta, dim=1)  # Eq. 4 with f = L2 normalisation
+
+
+def _nearest(scores: Tensor) -> Tensor:
+    # Eq. 11: p = argmax_m w^{k,m} (softmax is monotonic, so argmax of the scores;
+    # ties go to the lowest item index).   [N]
+    return scores.detach().argmax(dim=1)
+
+
+def _second(scores: Tensor, nearest: Tensor) -> Tensor:
+    # Eq. 13: n = argmax_{m != p} w^{k,m}.   [N]
+    return scores.detach().scatter(1, nearest[:, None], float("-inf")).argmax(dim=1)
+
+
+TRIPLET_EPS = 1e-6  # torch's triplet margin loss adds this inside the norms
+
+
+def _sq_distance(
+    queries: Tensor, items: Tensor, scores: Tensor, idx: Tensor, eps: float = 0.0
+) -> Tensor:
+    # ||q^k - p_idx(k) + eps||^2 from the one score matrix, without gathering [N, C] items:
+    # ||q||^2 + ||p||^2 - 2 p.q + 2 eps (sum q - sum p) + C eps^2.   [N]
+    items = items.detach()
+    sq = (
+        queries.square().sum(1)
+        + items.square().sum(1)[idx]
+        - 2 * scores.gather(1, idx[:, None])[:, 0]
+    )
+    if eps:
+        sq = sq + 2 * eps * (queries.sum(1) - items.sum(1)[idx]) + queries.shape[1] * eps**2
+    return sq.clamp_min(0)
+
+
+def _compactness(sq_nearest: Tensor, feat_dim: int, form: LossForm = "code") -> Tensor:
+    if form == "code":  # Eq. 10, authors' form: mean squared error to the nearest item
+        return sq_nearest.mean() / feat_dim
+    if form == "paper":  # Eq. 10 as printed: ||q^k - p_p||_2, averaged over the queries
+        return sq_nearest.clamp_min(1e-12).sqrt().mean()
+    raise MNADError(f"loss form must be one of {LOSS_FORMS}, got {form!r}")
+
+
+def _separateness(
+    queries: Tensor, items: Tensor, scores: Tensor, nearest: Tensor, margin: float = 1.0
+) -> Tensor:
+    # Eq. 12: mean_k [ ||q - p_p|| - ||q - p_n|| + alpha ]_+ , the triplet margin loss
+    # (torch's, eps included) with p from Eq. 11 and n from Eq. 13.
+    second = _second(scores, nearest)
+    d_pos = _sq_distance(queries, items, scores, nearest, TRIPLET_EPS).clamp_min(1e-12).sqrt()
+    d_neg = _sq_distance(queries, items, scores, second, TRIPLET_EPS).clamp_min(1e-12).sqrt()
+    return (d_pos - d_neg + margin).clamp_min(0).mean()
+
+
+# --- public functional API --------------------------------------------------------------
+
+
+def read(queries: Tensor, items: Tensor) -> Tensor:
+    """Memory read, Eqs. 1-2: ``p̂^k = sum_m softmax_m(p_m . q^k) p_m``.
+
+    Args:
+        queries: q, ``[N, C]``, L2-normalised rows.
+        items: p, ``[M, C]``, L2-normalised rows.
+
+    Returns:
+        The read items p̂, ``[N, C]``. The decoder receives ``concat(q, p̂)``.
+    """
+    return _read(similarity(queries, items), items)[0]
+
+
+def update(queries: Tensor, items: Tensor, weight_norm: WeightNorm = "all") -> Tensor:
+    """Memory update, Eqs. 3-5: ``p_m <- f(p_m + sum_{k in U^m} v'^{k,m} q^k)``.
+
+    ``v`` is the softmax over queries (Eq. 3); ``U^m`` are the queries whose nearest item
+    is m. ``weight_norm="all"`` divides v by its max over all queries (authors' code, the
+    default); ``"assigned"`` by its max over ``U^m`` (Eq. 5 as printed). Items that no
+    query selects stay as they are. f is L2 normalisation.
+
+    Args:
+        queries: q, ``[N, C]``, L2-normalised rows.
+        items: p, ``[M, C]``, L2-normalised rows.
+
+    Returns:
+        The updated items, ``[M, C]``, detached from any graph.
+    """
+    return _update(similarity(queries, items), queries, items, weight_norm)
+
+
+def compactness_loss(queries: Tensor, items: Tensor, form: LossForm = "code") -> Tensor:
+    """Feature compactness loss, Eqs. 10-11, authors' form: ``mean((q^k - p_p)^2)``.
+
+    ``p_p`` is each query's nearest item (Eq. 11). The mean runs over the N queries and
+    C channels. Gradients reach the queries only. ``form="paper"`` gives Eq. 10 as
+    printed, the L2 norm ``||q^k - p_p||_2``, averaged (not summed) over the queries so
+    that lambda_compact keeps its scale.
+
+    Args:
+        queries: q, ``[N, C]``; items: p, ``[M, C]``; form: ``"code"`` or ``"paper"``.
+
+    Returns:
+        Scalar tensor.
+    """
+    scores = similarity(queries, items)
+    sq = _sq_distance(queries, items, scores, _nearest(scores))
+    return _compactness(sq, queries.shape[1], form)
+
+
+def separateness_loss(queries: Tensor, items: Tensor, margin: float = 1.0) -> Tensor:
+    """Feature separateness loss, Eqs. 12-13: triplet margin with nearest and second-nearest items.
+
+    ``mean_k [ ||q^k - p_p||_2 - ||q^k - p_n||_2 + margin ]_+`` with ``p`` the nearest
+    (Eq. 11) and ``n`` the second-nearest item (Eq. 13). Needs M >= 2.
+
+    Args:
+        queries: q, ``[N, C]``; items: p, ``[M, C]``; margin: alpha (1 in the paper).
+
+    Returns:
+        Scalar tensor.
+    """
+    if items.shape[0] < 2:
+        raise MNADError(f"separateness needs at least 2 items, got items {tuple(items.shape)}")
+    scores = similarity(queries, items)
+    return _separateness(queries, items, scores, _nearest(scores), margin)
+
+
+def feature_distance(queries: Tensor, items: Tensor, batch_size: int = 1) -> Tensor:
+    """Per-frame feature distance D, Eq. 15 in the authors' form (scoring side).
+
+    The mean squared distance of a frame's queries to their nearest items, i.e. the
+    compactness loss of that frame alone. ``queries`` ``[B*K, C]`` hold ``batch_size``
+    frames of K queries each, in order.
+
+    Returns:
+        ``[B]`` distances.
+    """
+    scores = similarity(queries, items)
+    sq = _sq_distance(queries.detach(), items, scores.detach(), _nearest(scores))
+    return sq.reshape(batch_size, -1).mean(dim=1) / queries.shape[1]
+
+
+def init_items(num_items: int, feat_dim: int, generator: torch.Generator | None = None) -> Tensor:
+    """Initial items: L2-normalised uniform random vectors ``[M, C]`` (authors' code)."""
+    return F.normalize(torch.rand(num_items, feat_dim, generator=generator), dim=1)
+
+
+# --- the module ---------------------------------------------------------------------------
+
+
+@dataclass
+class MemoryOutput:
+    """What :class:`Memory` returns for a query map ``[B, C, H, W]``.
+
+    Attributes:
+        features: decoder input ``concat(q, p̂)``, ``[B, 2C, H, W]``.
+        queries: the L2-normalised query map q, ``[B, C, H, W]``.
+        read_weights: w (Eq. 1), ``[B, H*W, M]``.
+        compactness: L_compact (Eq. 10), scalar.
+        separateness: L_separate (Eq. 12), scalar (0 when M < 2).
+        distance: per-frame feature distance D (Eq. 15), ``[B]``.
+    """
+
+    features: Tensor
+    queries: Tensor
+    read_weights: Tensor
+    compactness: Tensor
+    separateness: Tensor
+    distance: Tensor
+
+
+class Memory(nn.Module):
+    """MNAD's memory for feature maps: normalise, read, losses, and (in training) update.
+
+    Args:
+        num_items: M, the number of items (10 in the paper).
+        feat_dim: C, the query/item dimension (512 in the paper).
+        weight_norm: ``"all"`` (authors' code) or ``"assigned"`` (paper text) for Eq. 5.
+        margin: alpha of Eq. 12.
+        loss_form: ``"code"`` (mean squared error) or ``"paper"`` (L2 norm) for Eq. 10.
+        generator: optional RNG for the initial items.
+
+    The items live in the buffer ``items`` ``[M, C]``: saved with the state_dict, never
+    given gradients. ``forward(x, update=None)`` updates them when ``update`` is true,
+    or by default when the module is in training mode.
+    """
+
+    items: Tensor
+
+    def __init__(
+        self,
+        num_items: int = 10,
+        feat_dim: int = 512,
+        weight_norm: WeightNorm = "all",
+        margin: float = 1.0,
+        loss_form: LossForm = "code",
+        generator: torch.Generator | None = None,
+    ) -> None:
+        super().__init__()
+        if num_items < 1 or feat_dim < 1:
+            raise MNADError(f"num_items and feat_dim must be >= 1, got {num_items}, {feat_dim}")
+        if weight_norm not in WEIGHT_NORMS:
+            raise MNADError(f"weight_norm must be one of {WEIGHT_NORMS}, got {weight_norm!r}")
+        self.num_items, self.feat_dim = num_items, feat_dim
+        self.weight_norm: WeightNorm = weight_norm
+        self.margin = margin
+        if loss_form not in LOSS_FORMS:
+            raise MNADError(f"loss_form must be one of {LOSS_FORMS}, got {loss_form!r}")
+        self.loss_form: LossForm = loss_form
+        self.register_buffer("items", init_items(num_items, feat_dim, generator))
+
+    def extra_repr(self) -> str:
+        return (
+            f"num_items={self.num_items}, feat_dim={self.feat_dim}, "
+            f"weight_norm={self.weight_norm}, loss_form={self.loss_form}"
+        )
+
+    def forward(self, x: Tensor, update: bool | None = None) -> MemoryOutput:
+        """Read (and maybe update) with the query map ``x`` ``[B, C, H, W]``."""
+        if x.ndim != 4 or x.shape[1] != self.feat_dim:
+            raise MNADError(
+                f"Memory expects a query map [B, {self.feat_dim}, H, W], got {tuple(x.shape)}"
+            )
+        b, c, h, w = x.shape
+        with torch.autocast(device_type=x.device.type, enabled=False):
+            qmap = F.normalize(x.float(), dim=1)  # L2 normalisation of every query
+            queries = qmap.permute(0, 2, 3, 1).reshape(-1, c)  # [N, C], N = B*H*W
+            items = self.items.detach().clone()  # the update below writes self.items
+            scores = queries @ items.t()  # the one similarity matrix   [N, M]
+            read_items, read_weights = _read(scores, items)  # Eqs. 1-2   [N, C], [N, M]
+            features = torch.cat(
+                [qmap, read_items.reshape(b, h, w, c).permute(0, 3, 1, 2)], dim=1
+            )  # [B, 2C, H, W]
+            nearest = _nearest(scores)  # Eq. 11   [N]
+            sq_nearest = _sq_distance(queries, items, scores, nearest)  # ||q - p_p||^2   [N]
+            compactness = _compactness(sq_nearest, c, self.loss_form)
+            if self.num_items >= 2:
+                separateness = _separateness(queries, items, scores, nearest, self.margin)
+            else:
+                separateness = queries.new_zeros(())
+            distance = sq_nearest.detach().reshape(b, -1).mean(dim=1) / c  # Eq. 15, per frame
+            if self.training if update is None else update:
+                self.items.copy_(_update(scores, queries, items, self.weight_norm))
+        return MemoryOutput(
+            features=features.to(x.dtype),
+            queries=qmap,
+            read_weights=read_weights.reshape(b, h * w, -1),
+            compactness=compactness,
+            separateness=separateness,
+            distance=distance,
+        )
+
+    @torch.no_grad()
+    def update_with(self, queries: Tensor) -> None:
+        """Apply Eqs. 3-5 with given normalised ``queries`` ``[N, C]`` (test-time update)."""
+        self.items.copy_(update(queries.float(), self.items, self.weight_norm))

@@ -1,0 +1,226 @@
+"""The MNAD network: U-Net encoder, memory, decoder (MNAD.md section 2).
+
+Shapes for the paper's prediction network (width 64, 3 channels, t_length 5, 256x256)::
+
+    frames  [B, 12, 256, 256]   4 past frames stacked on channels
+    encoder stages 64@256, 128@128, 256@64 (skips, before pooling), 512@32 (queries)
+    memory  [B, 512, 32, 32] -> [B, 1024, 32, 32]   concat(q, read), Eqs. 1-2
+    decoder 1024 -> 512 -> up 256 (+256 skip) -> up 128 (+128 skip) -> up 64 (+64 skip)
+            -> head 128 -> 64 -> 64 -> 3, tanh
+    prediction [B, 3, 256, 256]
+
+``width`` scales every stage (``width * (1, 2, 4, 8)``; feat_dim = 8 * width), so a
+CPU-sized model is the same architecture, narrower. Reconstruction (``method="recon"``)
+reads one frame and has no skip connections, keeping the decoder widths that the
+concatenations would have given.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+from torch import Tensor, nn
+
+from mnad_lite.errors import MNADError
+from mnad_lite.memory import LossForm, Memory, MemoryOutput, WeightNorm
+
+Method = Literal["pred", "recon"]
+METHODS = ("pred", "recon")
+
+
+def conv_bn_relu(c_in: int, c_out: int) -> list[nn.Module]:
+    return [nn.Conv2d(c_in, c_out, 3, padding=1), nn.BatchNorm2d(c_out), nn.ReLU(inplace=True)]
+
+
+def conv_block(c_in: int, c_out: int, plain_end: bool = False) -> nn.Sequential:
+    """Two conv3x3-BN-ReLU; with ``plain_end`` the second is a plain conv (last encoder stage)."""
+    if plain_end:
+        return nn.Sequential(*conv_bn_relu(c_in, c_out), nn.Conv2d(c_out, c_out, 3, padding=1))
+    return nn.Sequential(*conv_bn_relu(c_in, c_out), *conv_bn_relu(c_out, c_out))
+
+
+def up_block(c_in: int, c_out: int) -> nn.Sequential:
+    """Transposed conv 3x3, stride 2 (doubles H and W), BN, ReLU."""
+    return nn.Sequential(
+        nn.ConvTranspose2d(c_in, c_out, 3, stride=2, padding=1, output_padding=1),
+        nn.BatchNorm2d(c_out),
+        nn.ReLU(inplace=True),
+    )
+
+
+class Encoder(nn.Module):
+    """Four stages of two 3x3 convs with max-pooling between; the last ends in a plain conv.
+
+    ``forward(x [B, c_in, H, W]) -> (queries [B, 8w, H/8, W/8], skips)`` where ``skips``
+    are the first three stage outputs ``[B, w, H, W]``, ``[B, 2w, H/2, W/2]``,
+    ``[B, 4w, H/4, W/4]``.
+    """
+
+    def __init__(self, c_in: int, width: int = 64) -> None:
+        super().__init__()
+        w = width
+        self.stages = nn.ModuleList(
+            [
+                conv_block(c_in, w),
+                conv_block(w, 2 * w),
+                conv_block(2 * w, 4 * w),
+                conv_block(4 * w, 8 * w, plain_end=True),  # queries may be negative
+            ]
+        )
+        self.pool = nn.MaxPool2d(2)
+
+    def forward(self, x: Tensor) -> tuple[Tensor, list[Tensor]]:
+        skips = []
+        for stage in self.stages[:-1]:
+            x = stage(x)
+            skips.append(x)
+            x = self.pool(x)
+        return self.stages[-1](x), skips
+
+
+class Decoder(nn.Module):
+    """Upsampling path with skip concatenation (``skips=True``) or without (reconstruction).
+
+    ``forward(z [B, c_in, H/8, W/8], skips) -> frame [B, c_out, H, W]`` in [-1, 1].
+    """
+
+    def __init__(self, c_in: int, c_out: int, width: int = 64, skips: bool = True) -> None:
+        super().__init__()
+        w = width
+        self.use_skips = skips
+        self.inner = conv_block(c_in, 8 * w)
+        if skips:  # up halves the width, the skip concatenation restores it
+            ups = [(8 * w, 4 * w), (4 * w, 2 * w), (2 * w, w)]
+        else:  # no skips: up keeps the width the concatenation would have given
+            ups = [(8 * w, 8 * w), (4 * w, 4 * w), (2 * w, 2 * w)]
+        self.ups = nn.ModuleList([up_block(a, b) for a, b in ups])
+        self.blocks = nn.ModuleList([conv_block(8 * w, 4 * w), conv_block(4 * w, 2 * w)])
+        self.head = nn.Sequential(
+            *conv_bn_relu(2 * w, w),
+            *conv_bn_relu(w, w),
+            nn.Conv2d(w, c_out, 3, padding=1),
+            nn.Tanh(),
+        )
+
+    def forward(self, z: Tensor, skips: list[Tensor] | None = None) -> Tensor:
+        x = self.inner(z)
+        for i, up in enumerate(self.ups):
+            x = up(x)
+            if self.use_skips:
+                assert skips is not None
+                x = torch.cat([skips[-1 - i], x], dim=1)  # (skip, upsampled) as the authors
+            x = self.blocks[i](x) if i < len(self.blocks) else x
+        return self.head(x)
+
+
+@dataclass
+class ModelOutput:
+    """What :class:`MNAD` returns.
+
+    Attributes:
+        prediction: Î, ``[B, in_channels, H, W]`` in [-1, 1].
+        queries: L2-normalised query map ``[B, C, H/8, W/8]`` (raw encoder output
+            without memory).
+        memory: the memory's outputs (losses, read weights, distance), or None
+            for ``use_memory=False``.
+    """
+
+    prediction: Tensor
+    queries: Tensor
+    memory: MemoryOutput | None
+
+    @property
+    def compactness(self) -> Tensor:
+        return self.memory.compactness if self.memory else self.prediction.new_zeros(())
+
+    @property
+    def separateness(self) -> Tensor:
+        return self.memory.separateness if self.memory else self.prediction.new_zeros(())
+
+
+class MNAD(nn.Module):
+    """The MNAD network for future-frame prediction or reconstruction.
+
+    Args:
+        method: ``"pred"`` (predict frame t from t-4..t-1) or ``"recon"`` (one frame).
+        in_channels: channels of one frame (3 in the authors' code, 1 for gray).
+        t_length: frames per clip including the target (5 for pred; 1 for recon).
+        width: base width w of the U-Net (64 in the paper).
+        num_items: M, memory items.
+        use_memory: False gives the no-memory baseline (the decoder reads the raw
+            encoder output, C channels).
+        weight_norm, loss_form, margin: passed to :class:`mnad_lite.memory.Memory`.
+
+    ``forward(x, update_memory=None)`` takes ``[B, in_channels * (t_length - 1), H, W]``
+    (``[B, in_channels, H, W]`` for recon), H and W divisible by 8.
+    """
+
+    def __init__(
+        self,
+        method: Method = "pred",
+        in_channels: int = 3,
+        t_length: int | None = None,
+        width: int = 64,
+        num_items: int = 10,
+        use_memory: bool = True,
+        weight_norm: WeightNorm = "all",
+        loss_form: LossForm = "code",
+        margin: float = 1.0,
+    ) -> None:
+        super().__init__()
+        if method not in METHODS:
+            raise MNADError(f"method must be one of {METHODS}, got {method!r}")
+        if t_length is None:
+            t_length = 5 if method == "pred" else 1
+        if method == "pred" and t_length < 2:
+            raise MNADError(f"prediction needs t_length >= 2, got {t_length}")
+        if method == "recon" and t_length != 1:
+            raise MNADError(f"reconstruction uses t_length = 1, got {t_length}")
+        if in_channels < 1 or width < 1:
+            raise MNADError(f"in_channels and width must be >= 1, got {in_channels}, {width}")
+        self.method, self.in_channels, self.t_length = method, in_channels, t_length
+        self.width, self.use_memory = width, use_memory
+        self.feat_dim = 8 * width
+        self.input_channels = in_channels * max(t_length - 1, 1)
+        self.encoder = Encoder(self.input_channels, width)
+        self.memory = (
+            Memory(num_items, self.feat_dim, weight_norm, margin, loss_form) if use_memory else None
+        )
+        dec_in = 2 * self.feat_dim if use_memory else self.feat_dim
+        self.decoder = Decoder(dec_in, in_channels, width, skips=(method == "pred"))
+
+    def check_input(self, x: Tensor) -> None:
+        expected = f"[B, {self.input_channels}, H, W] with H and W divisible by 8"
+        if x.ndim != 4 or x.shape[1] != self.input_channels:
+            raise MNADError(f"MNAD({self.method}) expects {expected}, got {tuple(x.shape)}")
+        if x.shape[2] % 8 or x.shape[3] % 8:
+            raise MNADError(f"MNAD({self.method}) expects {expected}, got {tuple(x.shape)}")
+
+    def encode(self, x: Tensor) -> tuple[Tensor, list[Tensor]]:
+        """Encoder only: ``(raw query map [B, C, h, w], skips)``."""
+        self.check_input(x)
+        return self.encoder(x)
+
+    def decode(
+        self, z: Tensor, skips: list[Tensor], update_memory: bool | None = None
+    ) -> ModelOutput:
+        """Memory (read, losses, maybe update) and decoder on an encoded query map."""
+        if self.memory is not None:
+            mem = self.memory(z, update=update_memory)
+            features, queries = mem.features, mem.queries
+        else:
+            mem, features, queries = None, z, z
+        prediction = self.decoder(features, skips if self.method == "pred" else None)
+        return ModelOutput(prediction=prediction, queries=queries, memory=mem)
+
+    def forward(self, x: Tensor, update_memory: bool | None = None) -> ModelOutput:
+        """Predict (or reconstruct) a frame; updates the memory in training mode by default."""
+        z, skips = self.encode(x)
+        return self.decode(z, skips, update_memory)
+
+
+def count_parameters(model: nn.Module) -> int:
+    """Number of trainable parameters (memory items are a buffer, not counted)."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)

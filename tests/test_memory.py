@@ -1,0 +1,325 @@
+"""The memory (Eqs. 1-5, 10-13) against plain loop references written from the equations.
+
+The references below follow MNAD.md section 3 symbol by symbol, in float64, with Python
+loops over queries and items (slow, obvious). The package is vectorised float32; the
+two must agree to float32 precision.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch.overrides import TorchFunctionMode
+
+from mnad_lite.errors import MNADError
+from mnad_lite.memory import (
+    Memory,
+    compactness_loss,
+    feature_distance,
+    init_items,
+    read,
+    separateness_loss,
+    update,
+)
+
+ATOL = 2e-5
+
+
+# --- references, one loop per sum in the equations ----------------------------------------
+
+
+def dot(a, b):
+    return sum(x * y for x, y in zip(a, b, strict=True))
+
+
+def norm(a):
+    return math.sqrt(sum(x * x for x in a))
+
+
+def nearest_two(q, items):
+    """Eq. 11 and Eq. 13: indices of the nearest and second-nearest items (first on ties)."""
+    scores = [dot(p, q) for p in items]
+    order = sorted(range(len(items)), key=lambda m: (-scores[m], m))
+    return order[0], order[1] if len(items) > 1 else None
+
+
+def ref_read(queries, items):
+    out = []
+    for q in queries:
+        e = [math.exp(dot(p, q)) for p in items]  # Eq. 1 numerator
+        w = [x / sum(e) for x in e]
+        out.append([sum(w[m] * items[m][c] for m in range(len(items))) for c in range(len(q))])
+    return out  # Eq. 2
+
+
+def ref_update(queries, items, weight_norm="all"):
+    num_q, num_items = len(queries), len(items)
+    # Eq. 3: v^{k,m} = exp(p_m . q^k) / sum_k' exp(p_m . q^k')
+    v = [[0.0] * num_items for _ in range(num_q)]
+    for m, p in enumerate(items):
+        e = [math.exp(dot(p, q)) for q in queries]
+        for k in range(num_q):
+            v[k][m] = e[k] / sum(e)
+    nearest = [nearest_two(q, items)[0] for q in queries]
+    new_items = []
+    for m, p in enumerate(items):
+        assigned = [k for k in range(num_q) if nearest[k] == m]  # U^m
+        if weight_norm == "all":
+            peak = max(v[k][m] for k in range(num_q))
+        else:  # Eq. 5 as printed
+            peak = max((v[k][m] for k in assigned), default=1.0)
+        summed = list(p)
+        for k in assigned:  # Eq. 4
+            for c in range(len(p)):
+                summed[c] += v[k][m] / peak * queries[k][c]
+        n = norm(summed)
+        new_items.append([x / n for x in summed])  # f = L2 normalisation
+    return new_items
+
+
+def ref_compactness(queries, items):
+    total = 0.0
+    for q in queries:  # Eq. 10 (authors' form: mean squared error)
+        p = items[nearest_two(q, items)[0]]
+        total += sum((a - b) ** 2 for a, b in zip(q, p, strict=True))
+    return total / (len(queries) * len(queries[0]))
+
+
+def ref_separateness(queries, items, margin=1.0):
+    total = 0.0
+    for q in queries:  # Eq. 12 with p from Eq. 11 and n from Eq. 13
+        i, j = nearest_two(q, items)
+        d_pos = norm([a - b for a, b in zip(q, items[i], strict=True)])
+        d_neg = norm([a - b for a, b in zip(q, items[j], strict=True)])
+        total += max(0.0, d_pos - d_neg + margin)
+    return total / len(queries)
+
+
+def as_lists(t):
+    return t.double().tolist()
+
+
+def unit_rows(n, c, seed):
+    g = torch.Generator().manual_seed(seed)
+    return F.normalize(torch.randn(n, c, generator=g), dim=1)
+
+
+CASES = {
+    "plain": (40, 6, 8),  # N queries, M items, C dims
+    "few_queries": (3, 10, 8),  # N < M: most items are selected by no query
+    "one_item_dominates": (30, 4, 5),
+}
+
+
+@pytest.fixture(params=list(CASES))
+def qp(request):
+    n, m, c = CASES[request.param]
+    queries, items = unit_rows(n, c, 1), unit_rows(m, c, 2)
+    if request.param == "one_item_dominates":  # every query picks item 0
+        items[0] = F.normalize(queries.mean(0), dim=0)
+        queries = F.normalize(queries + 3 * items[0], dim=1)
+    return queries, items
+
+
+def test_read_matches_eqs_1_2(qp):
+    queries, items = qp
+    expected = torch.tensor(ref_read(as_lists(queries), as_lists(items)), dtype=torch.float64)
+    torch.testing.assert_close(read(queries, items).double(), expected, atol=ATOL, rtol=0)
+
+
+@pytest.mark.parametrize("weight_norm", ["all", "assigned"])
+def test_update_matches_eqs_3_5(qp, weight_norm):
+    queries, items = qp
+    expected = torch.tensor(
+        ref_update(as_lists(queries), as_lists(items), weight_norm), dtype=torch.float64
+    )
+    got = update(queries, items, weight_norm=weight_norm)
+    torch.testing.assert_close(got.double(), expected, atol=ATOL, rtol=0)
+    assert torch.allclose(got.norm(dim=1), torch.ones(len(items)), atol=1e-6)
+
+
+def test_unselected_items_do_not_move():
+    queries, items = unit_rows(3, 8, 3), unit_rows(10, 8, 4)
+    selected = set((queries @ items.t()).argmax(1).tolist())
+    got = update(queries, items)
+    for m in range(10):
+        moved = not torch.allclose(got[m], items[m], atol=1e-7)
+        assert moved == (m in selected), m
+
+
+def test_weight_norm_choice_matters():
+    """'all' and 'assigned' differ when an item's top query is assigned elsewhere."""
+    queries, items = unit_rows(40, 6, 5), unit_rows(6, 6, 6)
+    a, b = update(queries, items, "all"), update(queries, items, "assigned")
+    assert not torch.allclose(a, b, atol=1e-4)
+
+
+def test_ties_go_to_the_lowest_item_index():
+    items = unit_rows(4, 5, 7)
+    items[2] = items[1]  # items 1 and 2 identical: every query ties between them
+    queries = F.normalize(items[1] + 0.05 * unit_rows(6, 5, 8), dim=1)
+    got = update(queries, items)
+    expected = torch.tensor(ref_update(as_lists(queries), as_lists(items)), dtype=torch.float64)
+    torch.testing.assert_close(got.double(), expected, atol=ATOL, rtol=0)
+    torch.testing.assert_close(got[2], items[2])  # the tie went to item 1; item 2 unselected
+    assert not torch.allclose(got[1], items[1])
+    # the second-nearest of a tied query is the other twin: distance 0 difference
+    torch.testing.assert_close(
+        separateness_loss(queries, items).double(),
+        torch.tensor(ref_separateness(as_lists(queries), as_lists(items)), dtype=torch.float64),
+        atol=5e-5,
+        rtol=0,
+    )
+
+
+def test_compactness_matches_eq_10(qp):
+    queries, items = qp
+    expected = ref_compactness(as_lists(queries), as_lists(items))
+    assert compactness_loss(queries, items).item() == pytest.approx(expected, abs=ATOL)
+
+
+def test_compactness_paper_form_is_mean_l2_norm():
+    queries, items = unit_rows(20, 8, 9), unit_rows(5, 8, 10)
+    expected = sum(
+        norm([a - b for a, b in zip(q, as_lists(items)[nearest_two(q, as_lists(items))[0]])])
+        for q in as_lists(queries)
+    ) / len(queries)
+    got = compactness_loss(queries, items, form="paper").item()
+    assert got == pytest.approx(expected, abs=ATOL)
+
+
+def test_separateness_matches_eqs_12_13(qp):
+    queries, items = qp
+    expected = ref_separateness(as_lists(queries), as_lists(items))
+    # torch's triplet loss adds eps=1e-6 inside the norms: hence 5e-5 here
+    assert separateness_loss(queries, items).item() == pytest.approx(expected, abs=5e-5)
+
+
+def test_separateness_needs_two_items():
+    with pytest.raises(MNADError, match="at least 2 items"):
+        separateness_loss(unit_rows(3, 4, 0), unit_rows(1, 4, 1))
+
+
+def test_losses_give_gradients_to_queries_only():
+    queries = unit_rows(12, 6, 11).requires_grad_()
+    items = unit_rows(4, 6, 12).requires_grad_()
+    (compactness_loss(queries, items) + separateness_loss(queries, items)).backward()
+    assert queries.grad is not None and queries.grad.abs().sum() > 0
+    assert items.grad is None
+
+
+def test_bad_shapes_say_the_expected_shape():
+    with pytest.raises(MNADError, match=r"\[N, C\]"):
+        read(torch.zeros(2, 3, 4), torch.zeros(5, 4))
+    with pytest.raises(MNADError, match="share C"):
+        update(torch.zeros(2, 3), torch.zeros(5, 4))
+    with pytest.raises(MNADError, match=r"\[B, 8, H, W\]"):
+        Memory(4, 8)(torch.zeros(1, 6, 2, 2))
+    with pytest.raises(MNADError, match="weight_norm"):
+        update(unit_rows(2, 3, 0), unit_rows(2, 3, 1), weight_norm="some")  # type: ignore[arg-type]
+
+
+# --- the module on feature maps ----------------------------------------------------------
+
+
+def flat(x):
+    """[B, C, H, W] -> [B*H*W, C], the query order the module uses."""
+    return x.permute(0, 2, 3, 1).reshape(-1, x.shape[1])
+
+
+@pytest.mark.parametrize("batch", [1, 3])
+def test_module_equals_functional_core(batch):
+    torch.manual_seed(0)
+    mem = Memory(num_items=5, feat_dim=8).train()
+    before = mem.items.clone()
+    x = torch.randn(batch, 8, 3, 4)
+    out = mem(x)
+    queries = flat(F.normalize(x, dim=1))
+    assert out.features.shape == (batch, 16, 3, 4)
+    torch.testing.assert_close(flat(out.features[:, :8]), queries)
+    torch.testing.assert_close(flat(out.features[:, 8:]), read(queries, before))
+    torch.testing.assert_close(out.compactness, compactness_loss(queries, before))
+    torch.testing.assert_close(out.separateness, separateness_loss(queries, before))
+    torch.testing.assert_close(out.distance, feature_distance(queries, before, batch))
+    # the queries of the whole batch update the items together, as in the authors' code
+    torch.testing.assert_close(mem.items, update(queries, before))
+    assert out.read_weights.shape == (batch, 12, 5)
+    torch.testing.assert_close(out.read_weights.sum(-1), torch.ones(batch, 12))
+
+
+def test_distance_is_per_frame_compactness():
+    torch.manual_seed(1)
+    mem = Memory(num_items=4, feat_dim=6).eval()
+    x = torch.randn(3, 6, 2, 2)
+    out = mem(x)
+    for b in range(3):
+        single = compactness_loss(flat(F.normalize(x[b : b + 1], dim=1)), mem.items)
+        assert out.distance[b].item() == pytest.approx(single.item(), abs=1e-6)
+    assert out.distance.mean().item() == pytest.approx(out.compactness.item(), abs=1e-6)
+
+
+def test_items_update_in_training_only_unless_asked():
+    torch.manual_seed(2)
+    mem = Memory(num_items=4, feat_dim=6)
+    x = torch.randn(2, 6, 3, 3)
+    start = mem.items.clone()
+    mem.eval()(x)
+    assert torch.equal(mem.items, start)
+    mem(x, update=True)
+    assert not torch.equal(mem.items, start)
+    moved = mem.items.clone()
+    mem.train()(x, update=False)
+    assert torch.equal(mem.items, moved)
+
+
+def test_items_are_a_buffer_without_gradient():
+    mem = Memory(num_items=4, feat_dim=6).train()
+    assert "items" in mem.state_dict() and not list(mem.parameters())
+    x = torch.randn(2, 6, 3, 3, requires_grad=True)
+    out = mem(x)
+    (out.features.sum() + out.compactness + out.separateness).backward()
+    assert x.grad is not None and not mem.items.requires_grad
+
+
+def test_read_weights_are_detached_as_in_the_authors_code():
+    """Gradients reach the queries through concat(q, .) and the losses, not through w."""
+    torch.manual_seed(3)
+    mem = Memory(num_items=4, feat_dim=6).eval()
+    x = torch.randn(1, 6, 2, 2, requires_grad=True)
+    mem(x).features[:, 6:].sum().backward()  # the read part only
+    assert x.grad is None or torch.count_nonzero(x.grad) == 0
+
+
+def test_similarity_is_computed_once_per_forward():
+    """One [N, M] product per training forward pass, whatever else the step computes."""
+    n_items, feat_dim, b, h, w = 4, 6, 2, 3, 5
+    shapes = []
+
+    class Spy(TorchFunctionMode):
+        def __torch_function__(self, func, types, args=(), kwargs=None):
+            out = func(*args, **(kwargs or {}))
+            if func in (torch.matmul, torch.Tensor.matmul, torch.Tensor.__matmul__, torch.mm):
+                shapes.append(tuple(out.shape))
+            return out
+
+    mem = Memory(n_items, feat_dim).train()
+    with Spy():
+        mem(torch.randn(b, feat_dim, h, w))
+    assert shapes.count((b * h * w, n_items)) == 1, shapes
+
+
+def test_init_items_are_unit_rows_and_seeded():
+    g1, g2 = torch.Generator().manual_seed(5), torch.Generator().manual_seed(5)
+    a, b = init_items(10, 512, g1), init_items(10, 512, g2)
+    assert torch.equal(a, b) and a.shape == (10, 512)
+    torch.testing.assert_close(a.norm(dim=1), torch.ones(10))
+    assert (a >= 0).all()  # uniform [0, 1) before normalisation, as the authors'
+
+
+def test_single_item_memory_has_no_separateness():
+    mem = Memory(num_items=1, feat_dim=4).train()
+    out = mem(torch.randn(1, 4, 2, 2))
+    assert out.separateness.item() == 0.0 and out.compactness.item() > 0
