@@ -21,8 +21,10 @@ def build_parser() -> argparse.ArgumentParser:
         description="MNAD (memory-guided normality) for video anomaly detection.",
     )
     sub = parser.add_subparsers(dest="command", required=True)
+    from mnad_lite import commands
     from mnad_lite.data import commands as data_commands
 
+    commands.register(sub)
     data_commands.register(sub)
     return parser
 
