@@ -8,7 +8,10 @@ so loading never runs code from the file. A missing, corrupt or foreign file rai
 
 from __future__ import annotations
 
+import json
 import os
+import pickle
+import re
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -30,6 +33,13 @@ def save_checkpoint(
     ``torch.load(weights_only=True)`` accepts (tensors, numbers, strings, lists, dicts).
     """
     path = Path(path)
+    reserved = {"format", "version", "config", "state_dict"} & extra.keys()
+    if reserved:
+        raise CheckpointError(f"{path}: extra entries may not be named {sorted(reserved)}")
+    try:  # JSON-able data only, so weights_only loading can read it back
+        config = json.loads(json.dumps(config))
+    except (TypeError, ValueError) as err:
+        raise CheckpointError(f"{path}: config is not JSON-able data ({err})") from None
     path.parent.mkdir(parents=True, exist_ok=True)
     payload = {
         "format": FORMAT,
@@ -59,8 +69,14 @@ def read_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
         raise CheckpointError(f"{path}: no such checkpoint file")
     try:
         payload = torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as err:  # pickle, zip and unsafe-global errors all land here
-        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+    except pickle.UnpicklingError:
+        raise CheckpointError(
+            f"{path}: refused: it holds pickled objects other than tensors and plain data "
+            "(e.g. a whole torch.save(model)); loading it could run code"
+        ) from None
+    except Exception as err:  # truncated zip, garbage bytes, a folder ...
+        text = re.sub(r"\x1b\[[0-9;]*m", "", str(err)).strip()
+        first = text.splitlines()[0] if text else type(err).__name__
         raise CheckpointError(
             f"{path}: not a readable mnad_lite checkpoint ({first[:160]})"
         ) from None

@@ -220,7 +220,7 @@ def single_class_videos(labels: np.ndarray, video_ids: np.ndarray) -> list:
 def equal_error_rate(scores: np.ndarray, labels: np.ndarray) -> float:
     """EER: the error rate where the false positive rate equals the miss rate."""
     scores, labels = _check_labels(scores, labels)
-    fpr, tpr, _ = roc_curve(labels, scores)
+    fpr, tpr, _ = roc_curve(labels, scores, drop_intermediate=False)
     fnr = 1 - tpr
     i = int(np.nanargmin(np.abs(fnr - fpr)))
     return float((fpr[i] + fnr[i]) / 2)
@@ -229,7 +229,7 @@ def equal_error_rate(scores: np.ndarray, labels: np.ndarray) -> float:
 def eer_threshold(scores: np.ndarray, labels: np.ndarray) -> float:
     """The score threshold at the EER point (for illustration; never tune it on test labels)."""
     scores, labels = _check_labels(scores, labels)
-    fpr, tpr, thresholds = roc_curve(labels, scores)
+    fpr, tpr, thresholds = roc_curve(labels, scores, drop_intermediate=False)
     return float(thresholds[int(np.nanargmin(np.abs(1 - tpr - fpr)))])
 
 

@@ -181,10 +181,15 @@ def test_compactness_matches_eq_10(qp):
     assert compactness_loss(queries, items).item() == pytest.approx(expected, abs=ATOL)
 
 
+def nearest_item(q, items):
+    rows = as_lists(items)
+    return rows[nearest_two(q, rows)[0]]
+
+
 def test_compactness_paper_form_is_mean_l2_norm():
     queries, items = unit_rows(20, 8, 9), unit_rows(5, 8, 10)
     expected = sum(
-        norm([a - b for a, b in zip(q, as_lists(items)[nearest_two(q, as_lists(items))[0]])])
+        norm([a - b for a, b in zip(q, nearest_item(q, items), strict=True)])
         for q in as_lists(queries)
     ) / len(queries)
     got = compactness_loss(queries, items, form="paper").item()
