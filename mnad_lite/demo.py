@@ -14,14 +14,7 @@ from pathlib import Path
 from mnad_lite.config import Config, preset
 
 #: The demo's configuration: the lite architecture, smaller frames, a short schedule.
-DEMO_OVERRIDES = {
-    "size": (64, 96),
-    "width": 8,
-    "epochs": 4,
-    "max_steps": 120,
-    "lr": 5e-4,
-    "eval_batch_size": 16,
-}
+DEMO_OVERRIDES = {"size": (64, 96), "width": 16, "epochs": 4, "eval_batch_size": 16}
 
 
 def demo_config(**overrides) -> Config:

@@ -109,6 +109,8 @@ def score_videos(
             labels.append(np.asarray(video.labels)[clips.index[:, 1]])
         for clip in DataLoader(clips, batch_size=batch_size):
             x, target = split_clip(clip.to(device), config.method)
+            if config.channels_last:
+                x = x.contiguous(memory_format=torch.channels_last)
             z, skips = model.encode(x)
             if update_on:
                 preds, dists, upds = [], [], []
@@ -245,6 +247,8 @@ def load_run(run: str | Path, device: torch.device | str = "cpu") -> tuple[MNAD,
     model, payload = load_checkpoint(run / "model.pt", map_location=device)
     train_cfg = payload["config"].get("train")
     config = Config.from_dict(train_cfg) if isinstance(train_cfg, dict) else Config()
+    if config.channels_last:
+        model = model.to(memory_format=torch.channels_last)
     return model.to(device), config
 
 

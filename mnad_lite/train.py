@@ -190,7 +190,7 @@ def train(
 
     model = MNAD(**config.model_args()).to(device)
     use_cuda_extras = device.type == "cuda"
-    if use_cuda_extras and config.channels_last:
+    if config.channels_last:  # NHWC: much faster convolutions on CPU (oneDNN) and CUDA
         model = model.to(memory_format=torch.channels_last)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(config.epochs, 1))
@@ -227,7 +227,7 @@ def train(
             if step >= steps_per_epoch:
                 break
             x, target = split_clip(clip.to(device, non_blocking=True), config.method)
-            if use_cuda_extras and config.channels_last:
+            if config.channels_last:
                 x = x.contiguous(memory_format=torch.channels_last)
             with autocast:
                 out = model(x)

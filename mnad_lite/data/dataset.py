@@ -1,0 +1,214 @@
+"""The dataset abstraction every layout loads into: videos, frame labels, masks, events.
+
+An :class:`AnomalyDataset` holds two lists of :class:`Video` (``train`` holds normal
+activity only, ``test`` holds videos with ground truth). A video knows its frame count and
+size without decoding anything; :meth:`Video.frames` decodes it once, through the frame
+cache, into uint8 [T, H, W, C].
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from mnad_lite.data import frames as _frames
+
+
+@dataclass
+class Event:
+    """One anomalous event of a synthetic test video (from ``manifest.json``).
+
+    ``start`` and ``end`` are 0-based inclusive frame indices; ``boxes`` maps a frame index
+    to the visible object's pixel box [x0, y0, x1, y1] (inclusive).
+    """
+
+    video: str
+    kind: str
+    start: int
+    end: int
+    boxes: dict[int, list[int]] = field(default_factory=dict)
+
+
+class Video:
+    """One video: an image-sequence folder or a video file.
+
+    Attributes: ``name``, ``split`` ("training" or "testing"), ``source`` (the folder or
+    file), ``frame_paths`` (sorted frame files; empty for a video file), ``num_frames`` T,
+    ``frame_size`` (H, W) of the source, ``labels`` (uint8 0/1 [T] for a test video with
+    ground truth, else None), ``has_masks``.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        split: str,
+        source: Path,
+        num_frames: int,
+        frame_size: tuple[int, int],
+        frame_paths: Sequence[Path] = (),
+        labels: np.ndarray | Callable[[], np.ndarray] | None = None,
+        mask_loader: Callable[[], np.ndarray] | None = None,
+    ) -> None:
+        self.name = name
+        self.split = split
+        self.source = Path(source)
+        self.num_frames = int(num_frames)
+        self.frame_size = (int(frame_size[0]), int(frame_size[1]))
+        self.frame_paths = [Path(p) for p in frame_paths]
+        self._labels = labels
+        self._mask_loader = mask_loader
+        self._signature: str | None = None
+
+    def __repr__(self) -> str:
+        h, w = self.frame_size
+        return f"Video({self.split}/{self.name}, {self.num_frames} frames, {h}x{w})"
+
+    def __len__(self) -> int:
+        return self.num_frames
+
+    @property
+    def labels(self) -> np.ndarray | None:
+        """Frame labels, uint8 0/1 [T] (1 = anomalous), or None without ground truth."""
+        if callable(self._labels):  # loaded lazily (e.g. Avenue's volLabel masks)
+            self._labels = self._labels()
+        return self._labels
+
+    @labels.setter
+    def labels(self, value: np.ndarray | Callable[[], np.ndarray] | None) -> None:
+        self._labels = value
+
+    @property
+    def has_masks(self) -> bool:
+        """Whether pixel masks of the anomalies exist for this video."""
+        return self._mask_loader is not None
+
+    def signature(self) -> str:
+        """Hash of the source files' names, sizes and mtimes (part of the cache key)."""
+        if self._signature is None:
+            files = self.frame_paths or [self.source]
+            self._signature = _frames.files_signature(files)
+        return self._signature
+
+    def frames(
+        self,
+        size: tuple[int, int] | None = None,
+        channels: int = 3,
+        cache: _frames.FrameCache | None = None,
+    ) -> np.ndarray:
+        """All frames, uint8 [T, H, W, channels] (read-only), decoded once per process.
+
+        ``size`` = (H, W) resizes (None: the source size); channels = 3 gives RGB (gray
+        sources become 3 equal channels), channels = 1 gray.
+        """
+        channels = _frames.check_channels(channels)
+        hw = _frames.check_size(size) or self.frame_size
+        cache = cache if cache is not None else _frames.default_cache()
+        return cache.get(
+            self.source, self.signature(), hw, channels, lambda: self.decode(hw, channels)
+        )
+
+    def decode(self, size: tuple[int, int] | None = None, channels: int = 3) -> np.ndarray:
+        """Decode every frame now, bypassing the cache: uint8 [T, H, W, channels]."""
+        if self.frame_paths:
+            return _frames.decode_images(self.frame_paths, size, channels, self.frame_size)
+        return _frames.decode_video(self.source, size, channels, self.num_frames)
+
+    def masks(self, size: tuple[int, int] | None = None) -> np.ndarray | None:
+        """Pixel masks of the anomalies, bool [T, H, W] (size = (H, W) or the frame size)."""
+        if self._mask_loader is None:
+            return None
+        raw = self._mask_loader()  # bool or uint8 [T, h, w]
+        h, w = _frames.check_size(size) or self.frame_size
+        if raw.shape[1:] == (h, w):
+            return raw.astype(bool)
+        out = np.empty((raw.shape[0], h, w), dtype=bool)
+        for t, m in enumerate(raw):
+            out[t] = cv2.resize(m.astype(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST) > 0
+        return out
+
+
+class AnomalyDataset:
+    """A dataset found on disk: ``train`` and ``test`` videos plus where labels came from.
+
+    Attributes: ``root`` (the folder given), ``layout`` ("native", "ucsd" or "avenue"),
+    ``train`` and ``test`` (lists of :class:`Video`, natural order), ``label_source`` (path
+    of the label file or folder relative to root, or None), ``events`` (synthetic events
+    from ``manifest.json``, else empty).
+    """
+
+    def __init__(
+        self,
+        root: Path,
+        layout: str,
+        train: list[Video],
+        test: list[Video],
+        label_source: str | None = None,
+        events: list[Event] | None = None,
+    ) -> None:
+        self.root = Path(root)
+        self.layout = layout
+        self.train = train
+        self.test = test
+        self.label_source = label_source
+        self.events = events or []
+
+    def __repr__(self) -> str:
+        return (
+            f"AnomalyDataset({str(self.root)!r}, layout={self.layout!r}, "
+            f"train={len(self.train)} videos, test={len(self.test)} videos, "
+            f"labels={self.label_source!r})"
+        )
+
+    def videos(self, split: str) -> list[Video]:
+        """The videos of one split ("training"/"train" or "testing"/"test")."""
+        if split in ("training", "train"):
+            return self.train
+        if split in ("testing", "test"):
+            return self.test
+        raise ValueError(f"split must be 'training' or 'testing', got {split!r}")
+
+    def video(self, name: str, split: str = "testing") -> Video:
+        """The video of that name in a split (KeyError if absent)."""
+        for v in self.videos(split):
+            if v.name == name:
+                return v
+        raise KeyError(f"no {split} video named {name!r}")
+
+    def test_labels(self) -> np.ndarray | None:
+        """Labels of all test videos concatenated, uint8 [sum of T], or None."""
+        labels = [v.labels for v in self.test]
+        if not labels or any(lab is None for lab in labels):
+            return None
+        return np.concatenate(labels)
+
+    def info(self) -> dict:
+        """A summary: counts, frame size, label source, anomalous frames, masks, events."""
+        labels = self.test_labels()
+        test_frames = sum(v.num_frames for v in self.test)
+        sizes = sorted({v.frame_size for v in self.train + self.test})
+        kinds: dict[str, int] = {}
+        for e in self.events:
+            kinds[e.kind] = kinds.get(e.kind, 0) + 1
+        anomalous = int(labels.sum()) if labels is not None else None
+        return {
+            "root": str(self.root),
+            "layout": self.layout,
+            "train_videos": len(self.train),
+            "train_frames": sum(v.num_frames for v in self.train),
+            "test_videos": len(self.test),
+            "test_frames": test_frames,
+            "anomalous_frames": anomalous,
+            "anomalous_fraction": (
+                round(anomalous / test_frames, 4) if anomalous is not None and test_frames
+                else None
+            ),
+            "label_source": self.label_source,
+            "masks": bool(self.test) and all(v.has_masks for v in self.test),
+            "frame_size": list(sizes[0]) if len(sizes) == 1 else None,
+            "frame_sizes": [list(s) for s in sizes],
+            "events": kinds,
+        }

@@ -1,0 +1,280 @@
+"""Decoding frames once: image sequences and video files, resized, cached.
+
+A training epoch over Ped2 touches 2,550 frames; decoding a JPEG costs far more than
+slicing an array, so every video is decoded **once** per (video, size, channels) and kept:
+
+- in memory, always (a dict keyed by the source path, a signature of the files' sizes and
+  modification times, the size and the channel count);
+- on disk too, when a cache folder is given (``FrameCache(cache_dir)`` or the ``MNAD_CACHE``
+  environment variable): one uint8 ``.npy`` per key, opened again with
+  ``np.load(mmap_mode="r")`` so a large dataset does not have to fit in memory. The cache is
+  never written beside the dataset.
+
+Frames come out as uint8 arrays of shape [T, H, W, C]: C = 3 is RGB (a grayscale source such
+as Ped2 becomes 3 equal channels, the authors' convention), C = 1 is gray.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import tempfile
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from mnad_lite.errors import ConfigError, DataError
+
+#: Extensions of the image files that count as frames (compared lower-case).
+IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff")
+#: Extensions of the video files that count as videos (compared lower-case).
+VIDEO_EXTS = (".avi", ".mp4", ".mov", ".mkv", ".m4v", ".mpg", ".mpeg", ".wmv")
+
+
+def natural_key(name: str) -> tuple:
+    """Sort key that orders ``"frame2" < "frame10"`` and ``"9.jpg" < "10.jpg"``."""
+    parts = re.split(r"(\d+)", name)
+    # even positions are text, odd positions are digits: types line up across names
+    return tuple(int(p) if i % 2 else p.lower() for i, p in enumerate(parts)), name
+
+
+def check_channels(channels: int) -> int:
+    if channels not in (1, 3):
+        raise ConfigError(f"channels must be 1 (gray) or 3 (RGB), got {channels}")
+    return channels
+
+
+def check_size(size: Sequence[int] | None) -> tuple[int, int] | None:
+    if size is None:
+        return None
+    if len(size) != 2 or int(size[0]) < 1 or int(size[1]) < 1:
+        raise ConfigError(f"size must be (height, width) with positive values, got {size}")
+    return int(size[0]), int(size[1])
+
+
+def read_image(path: Path, channels: int = 3) -> np.ndarray:
+    """Decode one image file: uint8 [H, W, channels], RGB or gray.
+
+    Raises DataError naming the file when it cannot be decoded.
+    """
+    flag = cv2.IMREAD_GRAYSCALE if channels == 1 else cv2.IMREAD_COLOR
+    try:
+        # imdecode(fromfile) rather than imread: also works for non-ASCII paths on Windows
+        img = cv2.imdecode(np.fromfile(str(path), dtype=np.uint8), flag)
+    except (OSError, cv2.error):
+        img = None
+    if img is None:
+        raise DataError(f"{path}: cannot be decoded as an image")
+    if channels == 1:
+        return img[..., None]
+    return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+
+
+def resize(img: np.ndarray, size: tuple[int, int] | None) -> np.ndarray:
+    """Resize [H, W, C] to size = (H', W'): INTER_AREA when shrinking, else INTER_LINEAR."""
+    if size is None or img.shape[:2] == tuple(size):
+        return img
+    h, w = size
+    shrink = h <= img.shape[0] and w <= img.shape[1]
+    out = cv2.resize(img, (w, h), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
+    return out[..., None] if out.ndim == 2 else out
+
+
+def _hw(shape: tuple[int, ...]) -> str:
+    return f"{shape[0]}x{shape[1]}"
+
+
+def decode_images(
+    paths: Sequence[Path],
+    size: tuple[int, int] | None,
+    channels: int,
+    frame_size: tuple[int, int] | None = None,
+) -> np.ndarray:
+    """Decode an image sequence into uint8 [T, H, W, channels].
+
+    ``frame_size`` (H, W) is the size every source frame must have (default: the first
+    frame's); a frame of another size is a DataError naming it.
+    """
+    if not paths:
+        raise DataError("no frames to decode")
+    first = read_image(paths[0], channels)
+    ref = tuple(frame_size) if frame_size else first.shape[:2]
+    h, w = size if size else ref
+    out = np.empty((len(paths), h, w, channels), dtype=np.uint8)
+
+    def load(i: int) -> None:
+        img = first if i == 0 else read_image(paths[i], channels)
+        if img.shape[:2] != ref:
+            raise DataError(
+                f"{paths[i]}: frame is {_hw(img.shape)} but the video's frames are {_hw(ref)}"
+            )
+        out[i] = resize(img, (h, w))
+
+    workers = min(4, os.cpu_count() or 1, len(paths))
+    if workers <= 1:
+        for i in range(len(paths)):
+            load(i)
+    else:  # OpenCV releases the GIL while decoding, so threads help
+        with ThreadPoolExecutor(workers) as pool:
+            for _ in pool.map(load, range(len(paths))):
+                pass
+    return out
+
+
+def open_capture(path: Path) -> cv2.VideoCapture:
+    """Open a video file with OpenCV, or raise DataError naming it."""
+    if not Path(path).is_file():
+        raise DataError(f"{path}: no such video file")
+    cap = cv2.VideoCapture(str(path))
+    if not cap.isOpened():
+        cap.release()
+        raise DataError(f"{path}: cannot be read as a video (OpenCV could not open it)")
+    return cap
+
+
+def probe_video(path: Path) -> tuple[int, tuple[int, int]]:
+    """Frame count and (H, W) of a video file from its header (decodes one frame at most)."""
+    cap = open_capture(path)
+    try:
+        count = int(round(cap.get(cv2.CAP_PROP_FRAME_COUNT)))
+        hw = int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT)), int(cap.get(cv2.CAP_PROP_FRAME_WIDTH))
+        ok, frame = cap.read()
+        if not ok:
+            raise DataError(f"{path}: cannot be read as a video (no frame decodes)")
+        if hw[0] <= 0 or hw[1] <= 0:
+            hw = frame.shape[:2]
+        if count <= 0:  # header without a frame count: count by grabbing
+            count = 1
+            while cap.grab():
+                count += 1
+        return count, hw
+    finally:
+        cap.release()
+
+
+def decode_video(
+    path: Path, size: tuple[int, int] | None, channels: int, num_frames: int | None = None
+) -> np.ndarray:
+    """Decode a video file into uint8 [T, H, W, channels] (RGB or gray).
+
+    ``num_frames`` is the count the dataset announced (from the header); a file that
+    decodes to another count is a DataError, since labels were matched to that count.
+    """
+    cap = open_capture(path)
+    frames: list[np.ndarray] = []
+    try:
+        while True:
+            ok, bgr = cap.read()
+            if not ok:
+                break
+            if channels == 1:
+                img = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)[..., None]
+            else:
+                img = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+            frames.append(resize(img, size))
+    finally:
+        cap.release()
+    if not frames:
+        raise DataError(f"{path}: cannot be read as a video (no frame decodes)")
+    if num_frames is not None and len(frames) != num_frames:
+        raise DataError(
+            f"{path}: header says {num_frames} frames but {len(frames)} decode"
+        )
+    return np.stack(frames)
+
+
+def files_signature(paths: Sequence[Path]) -> str:
+    """Short hash of the files' names, sizes and modification times (a cache key part)."""
+    digest = hashlib.sha1()
+    for p in paths:
+        st = p.stat()
+        digest.update(f"{p.name}:{st.st_size}:{st.st_mtime_ns};".encode())
+    return digest.hexdigest()[:16]
+
+
+class FrameCache:
+    """Decoded, resized frames kept in memory and, optionally, as .npy files on disk.
+
+    Keys are (source path, signature, size, channels); the signature changes when a source
+    file changes, so a stale entry is never returned. Arrays handed out are read-only
+    (they are shared between callers): copy before editing.
+    """
+
+    def __init__(self, cache_dir: str | Path | None = None) -> None:
+        self.cache_dir = Path(cache_dir).expanduser() if cache_dir else None
+        self._mem: dict[tuple, np.ndarray] = {}
+
+    def __len__(self) -> int:
+        return len(self._mem)
+
+    def clear(self) -> None:
+        """Forget the in-memory entries (files on disk stay)."""
+        self._mem.clear()
+
+    def _file(self, key: tuple) -> Path:
+        assert self.cache_dir is not None
+        source, _, (h, w), channels = key
+        digest = hashlib.sha1(repr(key).encode()).hexdigest()[:16]
+        stem = re.sub(r"[^A-Za-z0-9_.-]", "_", Path(source).name)
+        return self.cache_dir / f"{stem}-{h}x{w}x{channels}-{digest}.npy"
+
+    def get(
+        self,
+        source: Path,
+        signature: str,
+        size: tuple[int, int],
+        channels: int,
+        decode: Callable[[], np.ndarray],
+    ) -> np.ndarray:
+        """The frames for this key: from memory, else from disk, else ``decode()`` once."""
+        key = (str(Path(source).resolve()), signature, tuple(size), int(channels))
+        arr = self._mem.get(key)
+        if arr is not None:
+            return arr
+        path = self._file(key) if self.cache_dir else None
+        if path is not None and path.is_file():
+            try:
+                arr = np.load(path, mmap_mode="r")
+            except (OSError, ValueError):  # a truncated file from a killed run: rebuild
+                arr = None
+        if arr is None:
+            arr = np.ascontiguousarray(decode(), dtype=np.uint8)
+            if path is not None:
+                self._write(path, arr)
+                arr = np.load(path, mmap_mode="r")
+        arr.flags.writeable = False
+        self._mem[key] = arr
+        return arr
+
+    @staticmethod
+    def _write(path: Path, arr: np.ndarray) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                np.save(f, arr)
+            os.replace(tmp, path)  # atomic: readers never see half a file
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+
+_default_cache: FrameCache | None = None
+
+
+def default_cache() -> FrameCache:
+    """The process-wide cache :meth:`Video.frames` uses: on disk under ``$MNAD_CACHE`` if set."""
+    global _default_cache
+    if _default_cache is None:
+        _default_cache = FrameCache(os.environ.get("MNAD_CACHE") or None)
+    return _default_cache
+
+
+def set_default_cache(cache: FrameCache | None) -> None:
+    """Replace the process-wide cache (None: rebuild it from ``$MNAD_CACHE`` on next use)."""
+    global _default_cache
+    _default_cache = cache

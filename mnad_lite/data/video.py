@@ -1,0 +1,134 @@
+"""Your own footage: turn a video file into the native frame layout.
+
+``extract_frames("street.mp4", "data/mine", "testing")`` writes
+``data/mine/testing/frames/street/000.jpg ...`` (0-based, zero-padded to at least 3
+digits), which :func:`~mnad_lite.data.open_dataset` then loads. Label a test video by
+adding rows ``video,start,end`` (0-based, inclusive) to ``data/mine/testing/labels.csv``.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+
+import cv2
+
+from mnad_lite.data.frames import IMAGE_EXTS, check_size, open_capture, resize
+from mnad_lite.errors import DataError
+
+SPLITS = ("training", "testing")
+
+
+def _existing_frames(folder: Path) -> list[Path]:
+    if not folder.is_dir():
+        return []
+    return [p for p in folder.iterdir() if p.suffix.lower() in IMAGE_EXTS]
+
+
+def extract_frames(
+    video_path: str | Path,
+    out_root: str | Path,
+    split: str,
+    name: str | None = None,
+    start: int = 0,
+    end: int | None = None,
+    every: int = 1,
+    size: tuple[int, int] | None = None,
+    overwrite: bool = False,
+    quality: int = 95,
+) -> Path:
+    """Extract frames of a video into ``out_root/split/frames/<name>/NNN.jpg``.
+
+    Source frames are selected like ``frames[start:end:every]`` (start inclusive, end
+    exclusive; negative values count from the end, as in Python). ``size`` = (H, W)
+    resizes. Existing frames of that video are only replaced with ``overwrite=True``.
+    Returns the folder written. Frames are written to a temporary folder first, so a
+    failure leaves nothing half-written.
+    """
+    video_path = Path(video_path)
+    if split not in SPLITS:
+        raise DataError(f"split must be 'training' or 'testing', got {split!r}")
+    if every < 1:
+        raise DataError(f"every must be at least 1, got {every}")
+    size = check_size(size)
+    name = name or video_path.stem
+    if not name or "/" in name or "\\" in name or name.startswith("."):
+        raise DataError(f"{name!r}: not a usable video name")
+    frames_dir = Path(out_root) / split / "frames"
+    target = frames_dir / name
+    existing = _existing_frames(target)
+    if existing and not overwrite:
+        raise DataError(
+            f"{target}: already holds {len(existing)} frames; pass --overwrite to replace them"
+        )
+    cap = open_capture(video_path)
+    try:
+        count = int(round(cap.get(cv2.CAP_PROP_FRAME_COUNT)))
+        if (start < 0 or (end is not None and end < 0)) and count <= 0:
+            raise DataError(f"{video_path}: frame count unknown, negative start/end unusable")
+        first, stop = start, end
+        if start < 0 or (end is not None and end < 0):  # from the end, as in Python
+            wanted = range(*slice(start, end, every).indices(count))
+            first, stop = wanted.start, wanted.stop
+        frames_dir.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{name}.partial-", dir=frames_dir))
+        try:
+            written = _read_write(cap, tmp, first, stop, every, size, quality, video_path)
+            if written == 0:
+                of = f" of its {count} frames" if count > 0 else ""
+                span = f"[{start}:{'' if end is None else end}:{every}]"
+                raise DataError(f"{video_path}: no frames in the range {span}{of}")
+            _rename_padded(tmp, written)
+            if target.exists():  # overwrite=True, or a folder without frames
+                for p in existing:
+                    p.unlink()
+                for p in tmp.iterdir():
+                    p.replace(target / p.name)
+                tmp.rmdir()
+            else:
+                tmp.replace(target)
+        finally:
+            if tmp.exists():
+                shutil.rmtree(tmp, ignore_errors=True)
+    finally:
+        cap.release()
+    return target
+
+
+def _read_write(
+    cap: cv2.VideoCapture,
+    folder: Path,
+    start: int,
+    stop: int | None,
+    every: int,
+    size: tuple[int, int] | None,
+    quality: int,
+    video_path: Path,
+) -> int:
+    """Decode frames start, start + every, ... < stop; write them as 0.jpg, 1.jpg ..."""
+    written, index = 0, 0
+    while stop is None or index < stop:
+        keep = index >= start and (index - start) % every == 0
+        ok = cap.grab()  # grab without decoding the frames we skip
+        if not ok:
+            break
+        if keep:
+            ok, bgr = cap.retrieve()
+            if not ok:
+                raise DataError(f"{video_path}: frame {index} does not decode")
+            path = folder / f"{written}.jpg"
+            if not cv2.imwrite(str(path), resize(bgr, size), [cv2.IMWRITE_JPEG_QUALITY, quality]):
+                raise DataError(f"{path}: cannot be written")
+            written += 1
+        index += 1
+    if index == 0:
+        raise DataError(f"{video_path}: cannot be read as a video (no frame decodes)")
+    return written
+
+
+def _rename_padded(folder: Path, n: int) -> None:
+    """0.jpg ... -> 000.jpg ...: width = digits of n - 1, at least 3."""
+    width = max(3, len(str(n - 1)))
+    for i in range(n):
+        (folder / f"{i}.jpg").replace(folder / f"{i:0{width}d}.jpg")
