@@ -130,7 +130,12 @@ class Config:
         unknown = sorted(set(data) - known)
         if unknown:
             raise ConfigError(f"unknown configuration fields: {', '.join(unknown)}")
-        return cls(**data)
+        try:
+            return cls(**data)
+        except (TypeError, ValueError) as err:
+            if isinstance(err, ConfigError):
+                raise
+            raise ConfigError(f"invalid configuration value ({err})") from None
 
     @classmethod
     def load(cls, path: str | Path) -> Config:
@@ -181,4 +186,4 @@ def preset(name: str = "lite", **overrides: Any) -> Config:
     if name not in _PRESETS:
         raise ConfigError(f"preset must be one of {PRESETS}, got {name!r}")
     values = {**_PRESETS[name], **{k: v for k, v in overrides.items() if v is not None}}
-    return Config(preset=name, **values)
+    return Config.from_dict({**values, "preset": name})

@@ -276,25 +276,38 @@ def evaluate(
     videos = list(dataset.test)
     if not videos:
         raise DataError(f"{dataset.root}: no test videos")
-    if any(v.labels is None for v in videos):
-        missing = next(v.name for v in videos if v.labels is None)
-        raise DataError(f"{dataset.root}: test video {missing} has no frame labels")
+    unlabelled = [v.name for v in videos if v.labels is None]
+    if unlabelled and len(unlabelled) < len(videos):
+        raise DataError(f"{dataset.root}: test video {unlabelled[0]} has no frame labels")
     update = config.test_update if test_update is None else test_update
     scores = score_videos(model, videos, config, update, batch_size, dev, progress)
     distances = scores.distance if model.memory is not None else None
     lam = config.lam if distances is not None else 1.0
     final = anomaly_score(scores.psnr, distances, scores.video_ids, lam, "video")
     glob = anomaly_score(scores.psnr, distances, scores.video_ids, lam, "global")
-    report: dict[str, Any] = evaluation_table(
-        scores.psnr, distances, scores.labels, scores.video_ids, lam
-    )
+    if scores.labels is not None and 0 < scores.labels.sum() < len(scores):
+        report: dict[str, Any] = evaluation_table(
+            scores.psnr, distances, scores.labels, scores.video_ids, lam
+        )
+    else:  # no ground truth (your own footage) or one class only: scores, no AUCs
+        report = dict.fromkeys(
+            (
+                "frame_auc",
+                "frame_auc_global",
+                "frame_auc_macro",
+                "psnr_auc",
+                "eer",
+                "ap",
+                "macro_videos_skipped",
+            )
+        )
     report.update(
-        pixel_auc=pixel_auc(scores, videos),
+        pixel_auc=pixel_auc(scores, videos) if scores.labels is not None else None,
         per_kind_auc=per_kind_auc(final, scores, getattr(dataset, "events", [])),
         test_update=bool(update and model.memory is not None),
         memory_updates=int(scores.updated.sum()),
         frames=len(scores),
-        anomalous_frames=int(scores.labels.sum()),
+        anomalous_frames=None if scores.labels is None else int(scores.labels.sum()),
         videos=len(videos),
         lam=lam,
         gamma=config.gamma,
@@ -319,25 +332,32 @@ def evaluate(
 
 def format_report(report: dict[str, Any]) -> str:
     """A short terminal table of the evaluation choices side by side."""
+    anomalous = report["anomalous_frames"]
     lines = [
-        f"frames {report['frames']} ({report['anomalous_frames']} anomalous) in "
-        f"{report['videos']} test videos; test-time update "
+        f"frames {report['frames']} ({'no labels' if anomalous is None else anomalous} "
+        f"anomalous) in {report['videos']} test videos; test-time update "
         f"{'on' if report['test_update'] else 'off'} ({report['memory_updates']} updates)",
-        f"  frame AUC, micro, per-video min-max (paper) : {100 * report['frame_auc']:6.2f} %",
-        f"  frame AUC, micro, one global min-max        : "
-        f"{100 * report['frame_auc_global']:6.2f} %",
-        f"  frame AUC, macro (mean of per-video AUCs)   : {100 * report['frame_auc_macro']:6.2f} %"
-        f"  ({int(report['macro_videos_skipped'])} single-class videos left out)",
-        f"  frame AUC, PSNR only                        : {100 * report['psnr_auc']:6.2f} %",
-        f"  EER {100 * report['eer']:.2f} %, AP {100 * report['ap']:.2f} %, "
-        f"{report['fps']:.1f} frames/s on {report['device']}",
     ]
-    if report.get("pixel_auc") is not None:
+    rows = [
+        ("frame AUC, micro, per-video min-max (paper)", "frame_auc"),
+        ("frame AUC, micro, one global min-max", "frame_auc_global"),
+        ("frame AUC, macro (mean of per-video AUCs)", "frame_auc_macro"),
+        ("frame AUC, PSNR only", "psnr_auc"),
+        ("equal error rate", "eer"),
+        ("average precision", "ap"),
+        ("pixel AUC", "pixel_auc"),
+    ]
+    for label, key in rows:
+        if report.get(key) is not None:
+            lines.append(f"  {label:<44}: {100 * report[key]:6.2f} %")
+    if report.get("macro_videos_skipped"):
         lines.append(
-            f"  pixel AUC                                   : {100 * report['pixel_auc']:6.2f} %"
+            f"  (macro leaves out {int(report['macro_videos_skipped'])} single-class videos)"
         )
     for kind, row in report.get("per_kind_auc", {}).items():
         lines.append(
-            f"  AUC {kind:<14} ({row['frames']:4d} frames)        : {100 * row['auc']:6.2f} %"
+            f"  frame AUC, {kind} ({row['frames']} frames)".ljust(46)
+            + f": {100 * row['auc']:6.2f} %"
         )
+    lines.append(f"  {report['fps']:.1f} frames/s on {report['device']}")
     return "\n".join(lines)

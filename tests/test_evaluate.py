@@ -85,3 +85,23 @@ def test_evaluate_writes_results(quick_run, quick_data):
     for name in report["figures"]:
         assert (quick_run / "figures").exists() and name.endswith(".png")
     assert "frame AUC" in format_report(report)
+
+
+def test_footage_without_labels_still_gets_scores_and_figures(quick_run, quick_data, tmp_path):
+    """A practitioner's own test video: no ground truth, so scores and pictures, no AUCs."""
+    import shutil
+
+    mine = tmp_path / "mine"
+    shutil.copytree(quick_data / "training", mine / "training")
+    shutil.copytree(quick_data / "testing" / "frames", mine / "testing" / "frames")
+    run = tmp_path / "run"
+    shutil.copytree(
+        quick_run, run, ignore=shutil.ignore_patterns("eval.json", "scores.csv", "figures")
+    )
+    report = evaluate(run, mine, device="cpu", progress=False)
+    assert report["frame_auc"] is None and report["anomalous_frames"] is None
+    assert report["frames"] > 0 and (run / "figures" / "score_curves.png").exists()
+    with open(run / "scores.csv") as fh:
+        rows = list(csv.DictReader(fh))
+    assert len(rows) == report["frames"] and rows[0]["label"] == ""
+    assert "no labels" in format_report(report)

@@ -1,0 +1,98 @@
+"""The command line end to end: train, evaluate, demo; errors are one line and exit 2."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from mnad_lite.cli import main
+from mnad_lite.demo import free_run_dir, run_demo
+
+QUICK = ["--preset", "quick", "--device", "cpu", "--quiet"]
+
+
+def test_train_then_evaluate(quick_data, tmp_path, capsys):
+    run = tmp_path / "run"
+    assert (
+        main(
+            [
+                "train",
+                "--data",
+                str(quick_data),
+                "--out",
+                str(run),
+                *QUICK,
+                "--epochs",
+                "1",
+                "--set",
+                "num_items=4",
+                "--set",
+                "weight_norm=assigned",
+            ]
+        )
+        == 0
+    )
+    saved = json.loads((run / "config.json").read_text())
+    assert saved["num_items"] == 4 and saved["weight_norm"] == "assigned" and saved["epochs"] == 1
+    assert (
+        main(
+            [
+                "evaluate",
+                "--run",
+                str(run),
+                "--data",
+                str(quick_data),
+                "--no-figures",
+                "--no-test-update",
+            ]
+        )
+        == 0
+    )
+    out = capsys.readouterr().out
+    assert "per-video min-max (paper)" in out and "test-time update off" in out
+    report = json.loads((run / "eval.json").read_text())
+    assert report["test_update"] is False and report["memory_updates"] == 0
+    assert not (run / "figures").exists()
+
+
+def test_resume_and_no_memory_from_the_command_line(quick_data, tmp_path):
+    run = tmp_path / "run"
+    args = ["train", "--data", str(quick_data), "--out", str(run), *QUICK, "--no-memory"]
+    assert main([*args, "--epochs", "1"]) == 0
+    assert main([*args, "--epochs", "2", "--resume"]) == 0
+    log = (run / "log.jsonl").read_text().splitlines()
+    assert len(log) == 2 and json.loads((run / "config.json").read_text())["use_memory"] is False
+
+
+@pytest.mark.parametrize(
+    "argv,message",
+    [
+        (["train", "--data", "{tmp}/nowhere", "--out", "{tmp}/r", *QUICK], "nowhere"),
+        (["evaluate", "--run", "{tmp}/empty", "--data", "{data}"], "model.pt"),
+        (
+            ["train", "--data", "{data}", "--out", "{tmp}/r", *QUICK, "--set", "size=[30,40]"],
+            "divisible by 8",
+        ),
+        (["train", "--data", "{data}", "--out", "{tmp}/r", *QUICK, "--set", "colour=1"], "unknown"),
+        (["train", "--data", "{data}", "--out", "{tmp}/r", *QUICK, "--set", "oops"], "FIELD=VALUE"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(quick_data, tmp_path, capsys, argv, message):
+    (tmp_path / "empty").mkdir()
+    argv = [a.format(tmp=tmp_path, data=quick_data) for a in argv]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("mnad-lite: error:") and "\n" not in err and message in err
+
+
+def test_demo_runs_and_never_overwrites(quick_data, tmp_path, capsys):
+    small = {"size": (32, 48), "width": 4, "epochs": 1, "max_steps": 3}
+    report = run_demo(quick_data, tmp_path / "demo", device="cpu", **small)
+    assert 0.0 <= report["frame_auc"] <= 1.0
+    assert (tmp_path / "demo" / "figures" / "score_curves.png").exists()
+    assert free_run_dir(tmp_path / "demo") == tmp_path / "demo-2"
+    run_demo(quick_data, tmp_path / "demo", device="cpu", **small)
+    assert (tmp_path / "demo-2" / "eval.json").exists()
+    out = capsys.readouterr().out
+    assert "frame AUC" in out and "using the dataset already in" in out
