@@ -42,6 +42,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--batch-size", type=int)
     p.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto")
     p.add_argument("--no-figures", action="store_true")
+    p.add_argument(
+        "--threshold",
+        type=float,
+        metavar="T",
+        help="flag frames whose score (0..1) is at least T; chosen without test labels",
+    )
     p.add_argument("--json", action="store_true", help="print eval.json instead of the table")
     p.set_defaults(handler=cmd_evaluate)
 
@@ -95,6 +101,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         batch_size=args.batch_size,
         device=args.device,
         figures=not args.no_figures,
+        threshold=args.threshold,
     )
     print(json.dumps(report, indent=2) if args.json else format_report(report))
     if not args.json:

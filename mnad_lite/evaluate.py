@@ -209,36 +209,50 @@ def per_kind_auc(
     return out
 
 
-def write_scores_csv(path: Path, scores: FrameScores, final: np.ndarray, glob: np.ndarray):
+def decision_metrics(flagged: np.ndarray, labels: np.ndarray) -> dict[str, float]:
+    """Precision, recall and F1 of thresholded decisions against frame labels."""
+    tp = int((flagged & (labels == 1)).sum())
+    precision = tp / max(int(flagged.sum()), 1)
+    recall = tp / max(int((labels == 1).sum()), 1)
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return {"precision": precision, "recall": recall, "f1": f1}
+
+
+def write_scores_csv(
+    path: Path,
+    scores: FrameScores,
+    final: np.ndarray,
+    glob: np.ndarray,
+    flagged: np.ndarray | None = None,
+) -> None:
+    """One row per scored frame: the inputs of Eq. 16 and the scores."""
+    header = [
+        "video",
+        "frame",
+        "label",
+        "psnr",
+        "feature_distance",
+        "regular_score",
+        "memory_updated",
+        "score",
+        "score_global",
+    ]
     with open(path, "w", newline="") as fh:
         writer = csv.writer(fh)
-        writer.writerow(
-            [
-                "video",
-                "frame",
-                "label",
-                "psnr",
-                "feature_distance",
-                "regular_score",
-                "memory_updated",
-                "score",
-                "score_global",
-            ]
-        )
+        writer.writerow(header + (["flagged"] if flagged is not None else []))
         for i in range(len(scores)):
-            writer.writerow(
-                [
-                    scores.videos[scores.video_ids[i]],
-                    int(scores.frame_index[i]),
-                    "" if scores.labels is None else int(scores.labels[i]),
-                    f"{scores.psnr[i]:.6f}",
-                    f"{scores.distance[i]:.8f}",
-                    f"{scores.regular[i]:.8f}",
-                    int(scores.updated[i]),
-                    f"{final[i]:.6f}",
-                    f"{glob[i]:.6f}",
-                ]
-            )
+            row = [
+                scores.videos[scores.video_ids[i]],
+                int(scores.frame_index[i]),
+                "" if scores.labels is None else int(scores.labels[i]),
+                f"{scores.psnr[i]:.6f}",
+                f"{scores.distance[i]:.8f}",
+                f"{scores.regular[i]:.8f}",
+                int(scores.updated[i]),
+                f"{final[i]:.6f}",
+                f"{glob[i]:.6f}",
+            ]
+            writer.writerow(row + ([int(flagged[i])] if flagged is not None else []))
 
 
 def load_run(run: str | Path, device: torch.device | str = "cpu") -> tuple[MNAD, Config]:
@@ -260,8 +274,14 @@ def evaluate(
     device: str = "auto",
     figures: bool = True,
     progress: bool = True,
+    threshold: float | None = None,
 ) -> dict[str, Any]:
     """Score the test videos of ``data`` with the model of ``run``; write the results.
+
+    ``threshold`` flags frames whose final score (Eq. 16, per-video min-max) is at least
+    that value: ``scores.csv`` gets a ``flagged`` column and, with labels, the report
+    gets precision, recall and F1 at that threshold. Choose it before looking at test
+    labels (e.g. from held-out normal footage); never tune it on them.
 
     Returns the report written to ``RUN/eval.json`` (see
     :func:`mnad_lite.scoring.evaluation_table` for the AUC keys), plus ``pixel_auc``,
@@ -316,7 +336,13 @@ def evaluate(
         data=str(dataset.root),
         label_source=getattr(dataset, "label_source", None),
     )
-    write_scores_csv(run / "scores.csv", scores, final, glob)
+    flagged = None if threshold is None else final >= threshold
+    if flagged is not None:
+        report["threshold"] = threshold
+        report["flagged_frames"] = int(flagged.sum())
+        if scores.labels is not None:
+            report.update(decision_metrics(flagged, scores.labels))
+    write_scores_csv(run / "scores.csv", scores, final, glob, flagged)
     (run / "eval.json").write_text(json.dumps(report, indent=2) + "\n")
     if figures:
         from mnad_lite import figures as figs

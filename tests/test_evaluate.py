@@ -105,3 +105,18 @@ def test_footage_without_labels_still_gets_scores_and_figures(quick_run, quick_d
         rows = list(csv.DictReader(fh))
     assert len(rows) == report["frames"] and rows[0]["label"] == ""
     assert "no labels" in format_report(report)
+
+
+def test_threshold_flags_frames_and_reports_decisions(quick_run, quick_data):
+    report = evaluate(
+        quick_run, quick_data, device="cpu", progress=False, figures=False, threshold=0.5
+    )
+    with open(quick_run / "scores.csv") as fh:
+        rows = list(csv.DictReader(fh))
+    flagged = np.array([int(r["flagged"]) for r in rows])
+    scores = np.array([float(r["score"]) for r in rows])
+    labels = np.array([int(r["label"]) for r in rows])
+    assert np.array_equal(flagged, scores >= 0.5) and report["flagged_frames"] == flagged.sum()
+    tp = int((flagged & labels).sum())
+    assert report["precision"] == pytest.approx(tp / flagged.sum())
+    assert report["recall"] == pytest.approx(tp / labels.sum())

@@ -61,9 +61,7 @@ class ClipDataset(Dataset):
             for i, n in enumerate(self.frame_counts)
             if n >= self.t_length
         ]
-        self.index = (
-            np.concatenate(rows).astype(np.int64) if rows else np.zeros((0, 2), np.int64)
-        )
+        self.index = np.concatenate(rows).astype(np.int64) if rows else np.zeros((0, 2), np.int64)
 
     def __len__(self) -> int:
         """N = sum over videos of max(0, T - t_length + 1)."""
@@ -83,6 +81,8 @@ class ClipDataset(Dataset):
         labels = [v.labels for v in self.videos]
         if any(lab is None for lab in labels):
             return None
-        parts = [np.asarray(labels[v])[self.index[self.index[:, 0] == v, 1]]
-                 for v in range(len(self.videos))]
+        parts = [
+            np.asarray(labels[v])[self.index[self.index[:, 0] == v, 1]]
+            for v in range(len(self.videos))
+        ]
         return np.concatenate(parts).astype(np.uint8) if parts else np.zeros(0, np.uint8)

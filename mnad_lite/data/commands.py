@@ -24,7 +24,8 @@ def parse_size(text: str) -> tuple[int, int]:
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``data`` command and its three subcommands to the top-level parser."""
     data = subparsers.add_parser(
-        "data", help="make, import and inspect datasets",
+        "data",
+        help="make, import and inspect datasets",
         description="Make a synthetic dataset, import your own video, inspect a dataset.",
     )
     sub = data.add_subparsers(dest="data_command", required=True)
@@ -34,8 +35,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--preset", choices=("quick", "default"), default="default")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--overwrite", action="store_true", help="replace existing frames")
-    p.add_argument("--preview", type=Path, metavar="PNG",
-                   help="also save a normal/anomalous frame picture here")
+    p.add_argument(
+        "--preview",
+        type=Path,
+        metavar="PNG",
+        help="also save a normal/anomalous frame picture here",
+    )
     p.set_defaults(handler=cmd_synth)
 
     p = sub.add_parser("from-video", help="extract a video's frames into the native layout")
@@ -53,8 +58,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = sub.add_parser("info", help="summarise a dataset: videos, frames, labels, masks")
     p.add_argument("root", type=Path, help="dataset folder (any supported layout)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
-    p.add_argument("--check", action="store_true",
-                   help="also decode every frame, to find unreadable or odd-sized ones")
+    p.add_argument(
+        "--check",
+        action="store_true",
+        help="also decode every frame, to find unreadable or odd-sized ones",
+    )
     p.set_defaults(handler=cmd_info)
 
 
@@ -82,15 +90,24 @@ def cmd_from_video(args: argparse.Namespace) -> int:
     from mnad_lite.data.video import extract_frames
 
     folder = extract_frames(
-        args.video, args.out, args.split, name=args.name, start=args.start, end=args.end,
-        every=args.every, size=args.size, overwrite=args.overwrite,
+        args.video,
+        args.out,
+        args.split,
+        name=args.name,
+        start=args.start,
+        end=args.end,
+        every=args.every,
+        size=args.size,
+        overwrite=args.overwrite,
     )
     files = list_frames(folder)
     h, w = read_image(files[0], 1).shape[:2]
     print(f"wrote {len(files)} frames ({h}x{w}) from {args.video} to {folder}")
     if args.split == "testing":
-        print(f"label it: add rows video,start,end (0-based, inclusive) for {folder.name} "
-              f"to {Path(args.out) / 'testing' / 'labels.csv'}")
+        print(
+            f"label it: add rows video,start,end (0-based, inclusive) for {folder.name} "
+            f"to {Path(args.out) / 'testing' / 'labels.csv'}"
+        )
     return 0
 
 
@@ -114,8 +131,10 @@ def cmd_info(args: argparse.Namespace) -> int:
     print(f"training  {info['train_videos']:>4} videos {info['train_frames']:>8} frames")
     print(f"testing   {info['test_videos']:>4} videos {info['test_frames']:>8} frames")
     if info["anomalous_frames"] is not None:
-        print(f"labels    {info['label_source']}: {info['anomalous_frames']} anomalous frames "
-              f"({100 * info['anomalous_fraction']:.1f}% of the test frames)")
+        print(
+            f"labels    {info['label_source']}: {info['anomalous_frames']} anomalous frames "
+            f"({100 * info['anomalous_fraction']:.1f}% of the test frames)"
+        )
     elif info["test_videos"]:
         print("labels    none found")
     print(f"masks     {'yes' if info['masks'] else 'no'}")

@@ -203,8 +203,7 @@ class AnomalyDataset:
             "test_frames": test_frames,
             "anomalous_frames": anomalous,
             "anomalous_fraction": (
-                round(anomalous / test_frames, 4) if anomalous is not None and test_frames
-                else None
+                round(anomalous / test_frames, 4) if anomalous is not None and test_frames else None
             ),
             "label_source": self.label_source,
             "masks": bool(self.test) and all(v.has_masks for v in self.test),

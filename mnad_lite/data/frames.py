@@ -181,9 +181,7 @@ def decode_video(
     if not frames:
         raise DataError(f"{path}: cannot be read as a video (no frame decodes)")
     if num_frames is not None and len(frames) != num_frames:
-        raise DataError(
-            f"{path}: header says {num_frames} frames but {len(frames)} decode"
-        )
+        raise DataError(f"{path}: header says {num_frames} frames but {len(frames)} decode")
     return np.stack(frames)
 
 

@@ -161,8 +161,9 @@ def read_mat_gt(path: Path, names: Sequence[str], counts: Sequence[int]) -> Labe
         entries = [gt]
     _check_count(path, "gt", len(entries), names)
     return [
-        ranges_to_labels(_gt_ranges(e, f"{path}: gt of video {name}"), n, True,
-                         f"{path}: gt of video {name}")
+        ranges_to_labels(
+            _gt_ranges(e, f"{path}: gt of video {name}"), n, True, f"{path}: gt of video {name}"
+        )
         for e, name, n in zip(entries, names, counts, strict=True)
     ]
 
@@ -355,8 +356,9 @@ def png_mask_loader(folder: Path, frame_paths: Sequence[Path], hw: tuple[int, in
             if path is not None:
                 m = _read_mask(path)
                 if m.shape != tuple(hw):
-                    raise DataError(f"{path}: mask is {m.shape[0]}x{m.shape[1]}, "
-                                    f"frames are {hw[0]}x{hw[1]}")
+                    raise DataError(
+                        f"{path}: mask is {m.shape[0]}x{m.shape[1]}, frames are {hw[0]}x{hw[1]}"
+                    )
                 out[t] = m
         return out
 
@@ -368,8 +370,11 @@ def ordered_mask_loader(folder: Path, n: int, hw: tuple[int, int]) -> MaskLoader
 
     def load() -> np.ndarray:
         files = sorted(
-            (p for p in folder.iterdir() if p.suffix.lower() in IMAGE_EXTS
-             and not p.name.startswith(".")),
+            (
+                p
+                for p in folder.iterdir()
+                if p.suffix.lower() in IMAGE_EXTS and not p.name.startswith(".")
+            ),
             key=lambda p: natural_key(p.name),
         )
         if len(files) != n:

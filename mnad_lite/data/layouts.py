@@ -62,7 +62,8 @@ def _visible(p: Path) -> bool:
 def list_frames(folder: Path) -> list[Path]:
     """The image files of a video folder in natural order; DataError if none or a gap."""
     files = [
-        p for p in folder.iterdir()
+        p
+        for p in folder.iterdir()
         if p.suffix.lower() in IMAGE_EXTS and _visible(p) and p.is_file()
     ]
     if not files:
@@ -187,8 +188,12 @@ def _open_native(root: Path) -> AnomalyDataset:
 def _ucsd_base(root: Path) -> Path | None:
     if (root / "Train").is_dir() or (root / "Test").is_dir():
         return root
-    found = [p for p in _subdirs(root) if p.name.lower().startswith("ucsdped")
-             and ((p / "Train").is_dir() or (p / "Test").is_dir())]
+    found = [
+        p
+        for p in _subdirs(root)
+        if p.name.lower().startswith("ucsdped")
+        and ((p / "Train").is_dir() or (p / "Test").is_dir())
+    ]
     if len(found) > 1:
         names = ", ".join(p.name for p in found)
         raise DataError(f"{root}: holds several UCSD datasets ({names}); open one of them")

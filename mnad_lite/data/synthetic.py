@@ -121,19 +121,25 @@ class Scene:
         # paving joints: lines along the walkway, and across it every tile
         ph = self.person_h
         for u in (0.33, 0.66):
-            cv2.line(img, (0, round(self.lane_y(0, u))), (w, round(self.lane_y(w, u))), 146, 1,
-                     cv2.LINE_AA)
+            cv2.line(
+                img,
+                (0, round(self.lane_y(0, u))),
+                (w, round(self.lane_y(w, u))),
+                146,
+                1,
+                cv2.LINE_AA,
+            )
         x = 0.0
         while x < w:
             top_x, bot_x = self.edges(x)
             slant = 0.12 * (bot_x - top_x)
-            cv2.line(img, (round(x + slant), round(top_x)), (round(x), round(bot_x)), 146, 1,
-                     cv2.LINE_AA)
+            cv2.line(
+                img, (round(x + slant), round(top_x)), (round(x), round(bot_x)), 146, 1, cv2.LINE_AA
+            )
             x += 0.45 * ph * self.scale((top_x + bot_x) / 2)
         # curbs along both edges
         for y0, y1, val in ((self.top0, self.top1, 196), (self.bot0, self.bot1, 200)):
-            cv2.line(img, (0, round(y0)), (w, round(y1)), val, max(1, round(h / 120)),
-                     cv2.LINE_AA)
+            cv2.line(img, (0, round(y0)), (w, round(y1)), val, max(1, round(h / 120)), cv2.LINE_AA)
         return img
 
 
@@ -147,8 +153,16 @@ def _thick(v: float) -> int:
 
 
 def person_prims(
-    x: float, y: float, size: float, phase: float, facing: int, look: dict,
-    swing: float = 0.45, lean: float = 0.0, crouch: float = 0.0, arms_out: bool = False,
+    x: float,
+    y: float,
+    size: float,
+    phase: float,
+    facing: int,
+    look: dict,
+    swing: float = 0.45,
+    lean: float = 0.0,
+    crouch: float = 0.0,
+    arms_out: bool = False,
 ) -> list[Prim]:
     """An articulated pedestrian with feet at (x, y), height ``size`` pixels.
 
@@ -180,15 +194,21 @@ def person_prims(
         else:
             a = -sign * 0.8 * swing * math.sin(phase) + facing * lean
         hand = (shoulder[0] + arm * math.sin(a), shoulder[1] + 0.05 * s + arm * math.cos(a))
-        prims.append(("line", (_pt(shoulder[0], shoulder[1] + 0.05 * s), _pt(*hand),
-                               _thick(0.06 * s)), look["body"]))
+        prims.append(
+            (
+                "line",
+                (_pt(shoulder[0], shoulder[1] + 0.05 * s), _pt(*hand), _thick(0.06 * s)),
+                look["body"],
+            )
+        )
     head = (shoulder[0] + facing * 0.03 * s, shoulder[1] - 0.1 * s)
     prims.append(("circle", (_pt(*head), _thick(0.075 * s)), look["skin"]))
     return prims
 
 
-def bicycle_prims(x: float, y: float, size: float, phase: float, facing: int,
-                  look: dict) -> list[Prim]:
+def bicycle_prims(
+    x: float, y: float, size: float, phase: float, facing: int, look: dict
+) -> list[Prim]:
     """A cyclist: two wheels, a frame, a rider leaning forward and pedalling."""
     s = size
     r = 0.18 * s
@@ -250,8 +270,9 @@ def skateboard_prims(x: float, y: float, size: float, facing: int, look: dict) -
         ("circle", (_pt(x - 0.18 * s, y - 0.025 * s), _thick(0.03 * s)), 220),
         ("circle", (_pt(x + 0.18 * s, y - 0.025 * s), _thick(0.03 * s)), 220),
     ]
-    figure = person_prims(x, board_y, s, 0.0, facing, look, swing=0.0, lean=0.25, crouch=1.0,
-                          arms_out=True)
+    figure = person_prims(
+        x, board_y, s, 0.0, facing, look, swing=0.0, lean=0.25, crouch=1.0, arms_out=True
+    )
     return prims + figure
 
 
@@ -333,14 +354,20 @@ def _pedestrian(scene: Scene, rng: np.random.Generator, x: float | None = None) 
         x = -margin if facing > 0 else scene.w + margin
     u = float(rng.uniform(0.08, 0.92))
     return Agent(
-        "pedestrian", float(x), scene.lane_y(float(x), u),
-        float(rng.uniform(*_SPEEDS["pedestrian"])), facing, _look(rng), u=u,
+        "pedestrian",
+        float(x),
+        scene.lane_y(float(x), u),
+        float(rng.uniform(*_SPEEDS["pedestrian"])),
+        facing,
+        _look(rng),
+        u=u,
         phase=float(rng.uniform(0, 2 * math.pi)),
     )
 
 
-def _event_agent(scene: Scene, rng: np.random.Generator, kind: str, eid: int, start: int,
-                 in_view: bool) -> Agent:
+def _event_agent(
+    scene: Scene, rng: np.random.Generator, kind: str, eid: int, start: int, in_view: bool
+) -> Agent:
     facing = int(rng.choice([-1, 1]))
     speed = float(rng.uniform(*_SPEEDS[kind]))
     look = _look(rng)
@@ -350,21 +377,28 @@ def _event_agent(scene: Scene, rng: np.random.Generator, kind: str, eid: int, st
         x = float(rng.uniform(0.1, 0.9) * scene.w)
         top, bot = scene.edges(x)
         if in_view:  # already on the grass, near or far side
-            y = float(rng.uniform(0.08 * scene.h, 0.9 * top) if facing < 0
-                      else rng.uniform(bot + 0.05 * scene.h, 0.95 * scene.h))
+            y = float(
+                rng.uniform(0.08 * scene.h, 0.9 * top)
+                if facing < 0
+                else rng.uniform(bot + 0.05 * scene.h, 0.95 * scene.h)
+            )
         else:
             y = -0.02 * scene.h if facing > 0 else scene.h + scene.person_h
         return Agent(kind, x, y, speed, facing, look, eid=eid, start=start)
     margin = scene.person_h * (0.8 if kind == "cart" else 0.4)
-    x = float(rng.uniform(0.15, 0.85) * scene.w) if in_view else (
-        -margin if facing > 0 else scene.w + margin)
+    x = (
+        float(rng.uniform(0.15, 0.85) * scene.w)
+        if in_view
+        else (-margin if facing > 0 else scene.w + margin)
+    )
     u = float(rng.uniform(0.25, 0.85))
     return Agent(kind, x, scene.lane_y(x, u), speed, facing, look, u=u, eid=eid, start=start)
 
 
 # ---------------------------------------------------------------------------- rendering
-def draw(img: np.ndarray, prims: list[Prim], value: Callable[[int], int] | None = None,
-         aa: bool = True) -> None:
+def draw(
+    img: np.ndarray, prims: list[Prim], value: Callable[[int], int] | None = None, aa: bool = True
+) -> None:
     """Draw primitives on a uint8 image; ``value`` overrides their gray levels."""
     line = cv2.LINE_AA if aa else cv2.LINE_8
     for shape, p, val in prims:
@@ -427,8 +461,9 @@ def render_video(
 
 
 # ---------------------------------------------------------------------------- writing
-def _plan_events(preset: Preset, rng: np.random.Generator, lengths: list[int]
-                 ) -> list[list[tuple[str, int, bool]]]:
+def _plan_events(
+    preset: Preset, rng: np.random.Generator, lengths: list[int]
+) -> list[list[tuple[str, int, bool]]]:
     """(kind, start, in_view) per test video: every kind at least once, kinds interleaved."""
     n = len(lengths)
     kinds = list(KINDS)
@@ -455,8 +490,10 @@ def _plan_events(preset: Preset, rng: np.random.Generator, lengths: list[int]
 
 
 def _has_frames(out: Path) -> bool:
-    return any((out / s / "frames").is_dir() and any((out / s / "frames").iterdir())
-               for s in ("training", "testing"))
+    return any(
+        (out / s / "frames").is_dir() and any((out / s / "frames").iterdir())
+        for s in ("training", "testing")
+    )
 
 
 def _write(path: Path, img: np.ndarray, params: list[int]) -> None:
@@ -499,8 +536,14 @@ def generate(
     plans = _plan_events(p, plan_rng, lengths["testing"])
     name_width = max(2, len(str(max(p.train_videos, p.test_videos))))
     manifest: dict = {
-        "generator": "mnad_lite.data.synthetic", "version": VERSION, "preset": preset,
-        "seed": seed, "frame_size": [h, w], "kinds": list(KINDS), "videos": {}, "events": [],
+        "generator": "mnad_lite.data.synthetic",
+        "version": VERSION,
+        "preset": preset,
+        "seed": seed,
+        "frame_size": [h, w],
+        "kinds": list(KINDS),
+        "videos": {},
+        "events": [],
     }
     rows = ["video,start,end"]
     jpeg = [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY]
@@ -529,10 +572,15 @@ def generate(
                     continue
                 start, end = min(a.seen), max(a.seen)
                 rows.append(f"{name},{start},{end}")
-                manifest["events"].append({
-                    "video": name, "kind": a.kind, "start": start, "end": end,
-                    "boxes": {str(t): b for t, b in sorted(a.seen.items())},
-                })
+                manifest["events"].append(
+                    {
+                        "video": name,
+                        "kind": a.kind,
+                        "start": start,
+                        "end": end,
+                        "boxes": {str(t): b for t, b in sorted(a.seen.items())},
+                    }
+                )
     (out / "testing" / "labels.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
     (out / "manifest.json").write_text(
         json.dumps(manifest, indent=1, sort_keys=True) + "\n", encoding="utf-8"
@@ -561,19 +609,22 @@ def preview(root: str | Path, path_png: str | Path, kind: str | None = None) -> 
     normal = ds.train[0].frames()[ds.train[0].num_frames // 2]
     anomal = np.ascontiguousarray(video.frames()[t][..., ::-1])  # RGB -> BGR for cv2
     if masks is not None:
-        contours, _ = cv2.findContours(masks[t].astype(np.uint8), cv2.RETR_EXTERNAL,
-                                       cv2.CHAIN_APPROX_SIMPLE)
+        contours, _ = cv2.findContours(
+            masks[t].astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE
+        )
         cv2.drawContours(anomal, contours, -1, (0, 0, 255), 1, cv2.LINE_AA)
     h, w = normal.shape[:2]
     bar = max(16, h // 12)
     pad = 4
     canvas = np.full((h + bar, 2 * w + pad, 3), 255, np.uint8)
     canvas[bar:, :w] = normal[..., ::-1]
-    canvas[bar:, w + pad:] = anomal
+    canvas[bar:, w + pad :] = anomal
     font = cv2.FONT_HERSHEY_SIMPLEX
     kinds = " + ".join(e.kind for e in ds.events if e.video == video.name and t in e.boxes)
-    titles = ((2, f"normal: training {ds.train[0].name}"),
-              (w + pad + 2, f"{kinds}: testing {video.name}, frame {t}"))
+    titles = (
+        (2, f"normal: training {ds.train[0].name}"),
+        (w + pad + 2, f"{kinds}: testing {video.name}, frame {t}"),
+    )
     scale = bar / 30
     while scale > 0.25 and max(cv2.getTextSize(s, font, scale, 1)[0][0] for _, s in titles) > w - 4:
         scale *= 0.9  # shrink until both titles fit their panels
