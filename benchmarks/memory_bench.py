@@ -72,12 +72,21 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--repeats", type=int, default=20)
     parser.add_argument("--batch", type=int, default=4)
+    parser.add_argument("--items", type=int, default=10, help="M (10 in the paper)")
     parser.add_argument("--size", type=int, default=32, help="query map side (32 for 256x256)")
+    parser.add_argument(
+        "--layout",
+        choices=("nchw", "channels_last"),
+        default="channels_last",
+        help="memory format of the query map (training uses channels_last)",
+    )
     args = parser.parse_args()
     device = torch.device(args.device)
     torch.manual_seed(0)
-    mem = Memory(num_items=10, feat_dim=512).to(device).train()
+    mem = Memory(num_items=args.items, feat_dim=512).to(device).train()
     x = torch.randn(args.batch, 512, args.size, args.size, device=device)
+    if args.layout == "channels_last":
+        x = x.contiguous(memory_format=torch.channels_last)
     start_items = mem.items.clone()
 
     # agreement on one step
@@ -104,8 +113,9 @@ def main() -> None:
             t_ours += timed(ours, 1, device)
     ml, mo = statistics.median(t_loop) * 1e3, statistics.median(t_ours) * 1e3
     print(
-        f"memory step, batch {args.batch}, {args.size}x{args.size} queries, C=512, M=10, "
-        f"{device.type}, torch {torch.__version__}, {torch.get_num_threads()} threads"
+        f"memory step, batch {args.batch}, {args.size}x{args.size} queries, C=512, M={args.items}, "
+        f"{args.layout}, {device.type}, torch {torch.__version__}, "
+        f"{torch.get_num_threads()} threads"
     )
     print(f"  loop baseline (authors' style): {ml:8.2f} ms (median of {args.repeats})")
     print(f"  mnad_lite (vectorised)        : {mo:8.2f} ms")

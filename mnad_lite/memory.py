@@ -56,23 +56,50 @@ def similarity(queries: Tensor, items: Tensor) -> Tensor:
     return queries @ items.detach().t()
 
 
-# --- the equations, written once on a precomputed score matrix --------------------------
+# --- the equations, written once on a precomputed geometry -------------------------------
+
+TRIPLET_EPS = 1e-6  # torch's triplet margin loss adds this inside the norms
 
 
-def _read(scores: Tensor, items: Tensor) -> tuple[Tensor, Tensor]:
+@dataclass
+class _Geometry:
+    """What the equations need about queries [N, C] and items [M, C], computed once."""
+
+    scores: Tensor  # p_m . q^k   [N, M]; carries the gradient to the queries
+    nearest: Tensor  # Eq. 11: p = argmax_m w^{k,m}   [N]
+    q_sq: Tensor  # ||q^k||^2   [N]
+    q_sum: Tensor  # sum_c q^k_c   [N] (for the triplet loss's eps)
+    p_sq: Tensor  # ||p_m||^2   [M]
+    p_sum: Tensor  # sum_c p_m,c   [M]
+
+
+def _geometry(queries: Tensor, items: Tensor) -> _Geometry:
+    items = items.detach()
+    scores = similarity(queries, items)  # the one similarity matrix   [N, M]
+    return _Geometry(
+        scores=scores,
+        # softmax is monotonic, so the argmax of w is that of the scores; ties go to the
+        # lowest item index
+        nearest=scores.detach().argmax(dim=1),
+        q_sq=queries.square().sum(1),
+        q_sum=queries.sum(1),
+        p_sq=items.square().sum(1),
+        p_sum=items.sum(1),
+    )
+
+
+def _read(g: _Geometry, items: Tensor) -> tuple[Tensor, Tensor]:
     # Eq. 1: w^{k,m} = softmax_m(scores)   [N, M]; detached, as in the authors' code.
-    read_weights = F.softmax(scores, dim=1).detach()
+    read_weights = F.softmax(g.scores, dim=1).detach()
     # Eq. 2: p̂^k = sum_m w^{k,m} p_m   [N, C]
     return read_weights @ items.detach(), read_weights
 
 
 def _update(
-    scores: Tensor, queries: Tensor, items: Tensor, weight_norm: WeightNorm = "all"
+    g: _Geometry, queries: Tensor, items: Tensor, weight_norm: WeightNorm = "all"
 ) -> Tensor:
-    scores, queries, items = scores.detach(), queries.detach(), items.detach()
-    num_items = items.shape[0]
-    nearest = _nearest(scores)  # Eq. 4: U^m = {k : nearest(k) = m}   [N]
-    assigned = F.one_hot(nearest, num_items).to(scores.dtype)  # [N, M]
+    scores, queries, items = g.scores.detach(), queries.detach(), items.detach()
+    assigned = F.one_hot(g.nearest, items.shape[0]).to(scores.dtype)  # Eq. 4: U^m   [N, M]
     update_weights = F.softmax(scores, dim=0)  # Eq. 3: softmax over queries   [N, M]
     if weight_norm == "all":  # authors' code: max over all queries
         peak = update_weights.amax(dim=0)  # [M]
@@ -85,33 +112,17 @@ def _update(
     return F.normalize(items + delta, dim=1)  # Eq. 4 with f = L2 normalisation
 
 
-def _nearest(scores: Tensor) -> Tensor:
-    # Eq. 11: p = argmax_m w^{k,m} (softmax is monotonic, so argmax of the scores;
-    # ties go to the lowest item index).   [N]
-    return scores.detach().argmax(dim=1)
-
-
-def _second(scores: Tensor, nearest: Tensor) -> Tensor:
+def _second(g: _Geometry) -> Tensor:
     # Eq. 13: n = argmax_{m != p} w^{k,m}.   [N]
-    return scores.detach().scatter(1, nearest[:, None], float("-inf")).argmax(dim=1)
+    return g.scores.detach().scatter(1, g.nearest[:, None], float("-inf")).argmax(dim=1)
 
 
-TRIPLET_EPS = 1e-6  # torch's triplet margin loss adds this inside the norms
-
-
-def _sq_distance(
-    queries: Tensor, items: Tensor, scores: Tensor, idx: Tensor, eps: float = 0.0
-) -> Tensor:
-    # ||q^k - p_idx(k) + eps||^2 from the one score matrix, without gathering [N, C] items:
+def _sq_distance(g: _Geometry, idx: Tensor, feat_dim: int, eps: float = 0.0) -> Tensor:
+    # ||q^k - p_idx(k) + eps||^2 from the score matrix, without gathering [N, C] items:
     # ||q||^2 + ||p||^2 - 2 p.q + 2 eps (sum q - sum p) + C eps^2.   [N]
-    items = items.detach()
-    sq = (
-        queries.square().sum(1)
-        + items.square().sum(1)[idx]
-        - 2 * scores.gather(1, idx[:, None])[:, 0]
-    )
+    sq = g.q_sq + g.p_sq[idx] - 2 * g.scores.gather(1, idx[:, None])[:, 0]
     if eps:
-        sq = sq + 2 * eps * (queries.sum(1) - items.sum(1)[idx]) + queries.shape[1] * eps**2
+        sq = sq + 2 * eps * (g.q_sum - g.p_sum[idx]) + feat_dim * eps**2
     return sq.clamp_min(0)
 
 
@@ -123,14 +134,11 @@ def _compactness(sq_nearest: Tensor, feat_dim: int, form: LossForm = "code") -> 
     raise MNADError(f"loss form must be one of {LOSS_FORMS}, got {form!r}")
 
 
-def _separateness(
-    queries: Tensor, items: Tensor, scores: Tensor, nearest: Tensor, margin: float = 1.0
-) -> Tensor:
+def _separateness(g: _Geometry, feat_dim: int, margin: float = 1.0) -> Tensor:
     # Eq. 12: mean_k [ ||q - p_p|| - ||q - p_n|| + alpha ]_+ , the triplet margin loss
     # (torch's, eps included) with p from Eq. 11 and n from Eq. 13.
-    second = _second(scores, nearest)
-    d_pos = _sq_distance(queries, items, scores, nearest, TRIPLET_EPS).clamp_min(1e-12).sqrt()
-    d_neg = _sq_distance(queries, items, scores, second, TRIPLET_EPS).clamp_min(1e-12).sqrt()
+    d_pos = _sq_distance(g, g.nearest, feat_dim, TRIPLET_EPS).clamp_min(1e-12).sqrt()
+    d_neg = _sq_distance(g, _second(g), feat_dim, TRIPLET_EPS).clamp_min(1e-12).sqrt()
     return (d_pos - d_neg + margin).clamp_min(0).mean()
 
 
@@ -147,7 +155,7 @@ def read(queries: Tensor, items: Tensor) -> Tensor:
     Returns:
         The read items p̂, ``[N, C]``. The decoder receives ``concat(q, p̂)``.
     """
-    return _read(similarity(queries, items), items)[0]
+    return _read(_geometry(queries, items), items)[0]
 
 
 def update(queries: Tensor, items: Tensor, weight_norm: WeightNorm = "all") -> Tensor:
@@ -165,7 +173,7 @@ def update(queries: Tensor, items: Tensor, weight_norm: WeightNorm = "all") -> T
     Returns:
         The updated items, ``[M, C]``, detached from any graph.
     """
-    return _update(similarity(queries, items), queries, items, weight_norm)
+    return _update(_geometry(queries, items), queries, items, weight_norm)
 
 
 def compactness_loss(queries: Tensor, items: Tensor, form: LossForm = "code") -> Tensor:
@@ -182,9 +190,8 @@ def compactness_loss(queries: Tensor, items: Tensor, form: LossForm = "code") ->
     Returns:
         Scalar tensor.
     """
-    scores = similarity(queries, items)
-    sq = _sq_distance(queries, items, scores, _nearest(scores))
-    return _compactness(sq, queries.shape[1], form)
+    g = _geometry(queries, items)
+    return _compactness(_sq_distance(g, g.nearest, queries.shape[1]), queries.shape[1], form)
 
 
 def separateness_loss(queries: Tensor, items: Tensor, margin: float = 1.0) -> Tensor:
@@ -201,8 +208,7 @@ def separateness_loss(queries: Tensor, items: Tensor, margin: float = 1.0) -> Te
     """
     if items.shape[0] < 2:
         raise MNADError(f"separateness needs at least 2 items, got items {tuple(items.shape)}")
-    scores = similarity(queries, items)
-    return _separateness(queries, items, scores, _nearest(scores), margin)
+    return _separateness(_geometry(queries, items), queries.shape[1], margin)
 
 
 def feature_distance(queries: Tensor, items: Tensor, batch_size: int = 1) -> Tensor:
@@ -215,8 +221,8 @@ def feature_distance(queries: Tensor, items: Tensor, batch_size: int = 1) -> Ten
     Returns:
         ``[B]`` distances.
     """
-    scores = similarity(queries, items)
-    sq = _sq_distance(queries.detach(), items, scores.detach(), _nearest(scores))
+    g = _geometry(queries.detach(), items)
+    sq = _sq_distance(g, g.nearest, queries.shape[1])
     return sq.reshape(batch_size, -1).mean(dim=1) / queries.shape[1]
 
 
@@ -306,21 +312,20 @@ class Memory(nn.Module):
             qmap = F.normalize(x.float(), dim=1)  # L2 normalisation of every query
             queries = qmap.permute(0, 2, 3, 1).reshape(-1, c)  # [N, C], N = B*H*W
             items = self.items.detach().clone()  # the update below writes self.items
-            scores = queries @ items.t()  # the one similarity matrix   [N, M]
-            read_items, read_weights = _read(scores, items)  # Eqs. 1-2   [N, C], [N, M]
+            g = _geometry(queries, items)  # scores [N, M] and norms, once per pass
+            read_items, read_weights = _read(g, items)  # Eqs. 1-2   [N, C], [N, M]
             features = torch.cat(
                 [qmap, read_items.reshape(b, h, w, c).permute(0, 3, 1, 2)], dim=1
             )  # [B, 2C, H, W]
-            nearest = _nearest(scores)  # Eq. 11   [N]
-            sq_nearest = _sq_distance(queries, items, scores, nearest)  # ||q - p_p||^2   [N]
-            compactness = _compactness(sq_nearest, c, self.loss_form)
+            sq_nearest = _sq_distance(g, g.nearest, c)  # ||q - p_p||^2   [N]
+            compactness = _compactness(sq_nearest, c, self.loss_form)  # Eq. 10
             if self.num_items >= 2:
-                separateness = _separateness(queries, items, scores, nearest, self.margin)
+                separateness = _separateness(g, c, self.margin)  # Eq. 12
             else:
                 separateness = queries.new_zeros(())
             distance = sq_nearest.detach().reshape(b, -1).mean(dim=1) / c  # Eq. 15, per frame
             if self.training if update is None else update:
-                self.items.copy_(_update(scores, queries, items, self.weight_norm))
+                self.items.copy_(_update(g, queries, items, self.weight_norm))  # Eqs. 3-5
         return MemoryOutput(
             features=features.to(x.dtype),
             queries=qmap,
