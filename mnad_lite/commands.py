@@ -78,7 +78,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     from mnad_lite.train import train
 
     overrides = parse_overrides(args.set)
-    overrides.update(method=args.method, epochs=args.epochs, seed=args.seed, device=args.device)
+    given = {"method": args.method, "epochs": args.epochs, "seed": args.seed, "device": args.device}
+    overrides.update({k: v for k, v in given.items() if v is not None})
     if args.no_memory:
         overrides["use_memory"] = False
     config = preset(args.preset, **overrides)

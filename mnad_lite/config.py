@@ -185,5 +185,5 @@ def preset(name: str = "lite", **overrides: Any) -> Config:
     """
     if name not in _PRESETS:
         raise ConfigError(f"preset must be one of {PRESETS}, got {name!r}")
-    values = {**_PRESETS[name], **{k: v for k, v in overrides.items() if v is not None}}
+    values = {**_PRESETS[name], **overrides}  # an explicit None is kept (e.g. max_steps)
     return Config.from_dict({**values, "preset": name})

@@ -164,7 +164,8 @@ def update(queries: Tensor, items: Tensor, weight_norm: WeightNorm = "all") -> T
     ``v`` is the softmax over queries (Eq. 3); ``U^m`` are the queries whose nearest item
     is m. ``weight_norm="all"`` divides v by its max over all queries (authors' code, the
     default); ``"assigned"`` by its max over ``U^m`` (Eq. 5 as printed). Items that no
-    query selects stay as they are. f is L2 normalisation.
+    query selects keep their direction (they are only re-normalised, as in the
+    authors' code). f is L2 normalisation.
 
     Args:
         queries: q, ``[N, C]``, L2-normalised rows.

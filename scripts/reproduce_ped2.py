@@ -34,8 +34,9 @@ def main() -> None:
     parser.add_argument("--variants", default="memory,no-memory")
     args = parser.parse_args()
     rows = []
+    epochs = {} if args.epochs is None else {"epochs": args.epochs}
     for name in args.variants.split(","):
-        config = preset(args.preset, epochs=args.epochs, **VARIANTS[name])
+        config = preset(args.preset, **epochs, **VARIANTS[name])
         run = args.out / name
         if not (run / "eval.json").exists() or not (run / "model.pt").exists():
             resume = (run / "last.pt").exists()
@@ -68,7 +69,7 @@ def main() -> None:
         print(json.dumps(rows[-1]), flush=True)
     summary = {
         "preset": args.preset,
-        "config": preset(args.preset, epochs=args.epochs).to_dict(),
+        "config": preset(args.preset, **epochs).to_dict(),
         "machine": f"{platform.processor() or platform.machine()}, "
         f"{torch.get_num_threads()} threads, torch {torch.__version__}",
         "date": time.strftime("%Y-%m-%d"),

@@ -113,3 +113,11 @@ def test_split_clip_and_loss_terms():
     terms = total_loss(out, torch.zeros(2, 1, 32, 48), config)
     manual = (out.prediction**2).mean() + 0.1 * out.compactness + 0.1 * out.separateness
     torch.testing.assert_close(terms["loss"], manual)
+
+
+def test_preset_overrides_keep_explicit_none():
+    assert preset("quick").max_steps == 8
+    assert preset("quick", max_steps=None).max_steps is None
+    assert preset("paper").size == (256, 256) and preset("paper").channels == 3
+    with pytest.raises(ConfigError, match="unknown configuration fields: colour"):
+        preset("lite", colour=1)
