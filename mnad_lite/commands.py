@@ -42,6 +42,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--batch-size", type=int)
     p.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto")
     p.add_argument("--no-figures", action="store_true")
+    p.add_argument("--out", type=Path, help="folder for the results (default: the run folder)")
     p.add_argument(
         "--threshold",
         type=float,
@@ -103,12 +104,14 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         device=args.device,
         figures=not args.no_figures,
         threshold=args.threshold,
+        out=args.out,
     )
     print(json.dumps(report, indent=2) if args.json else format_report(report))
     if not args.json:
+        out = args.out or args.run
         print(
-            f"wrote {args.run / 'eval.json'}, {args.run / 'scores.csv'}"
-            + ("" if args.no_figures else f", {args.run / 'figures'}/")
+            f"wrote {out / 'eval.json'}, {out / 'scores.csv'}"
+            + ("" if args.no_figures else f", {out / 'figures'}/")
         )
     return 0
 

@@ -275,6 +275,7 @@ def evaluate(
     figures: bool = True,
     progress: bool = True,
     threshold: float | None = None,
+    out: str | Path | None = None,
 ) -> dict[str, Any]:
     """Score the test videos of ``data`` with the model of ``run``; write the results.
 
@@ -282,6 +283,9 @@ def evaluate(
     that value: ``scores.csv`` gets a ``flagged`` column and, with labels, the report
     gets precision, recall and F1 at that threshold. Choose it before looking at test
     labels (e.g. from held-out normal footage); never tune it on them.
+
+    ``out`` is the folder for the results (default: the run folder), so several
+    evaluation settings of one run can sit side by side.
 
     Returns the report written to ``RUN/eval.json`` (see
     :func:`mnad_lite.scoring.evaluation_table` for the AUC keys), plus ``pixel_auc``,
@@ -342,17 +346,20 @@ def evaluate(
         report["flagged_frames"] = int(flagged.sum())
         if scores.labels is not None:
             report.update(decision_metrics(flagged, scores.labels))
-    write_scores_csv(run / "scores.csv", scores, final, glob, flagged)
-    (run / "eval.json").write_text(json.dumps(report, indent=2) + "\n")
+    out = run if out is None else Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    report["run"] = str(run)
+    write_scores_csv(out / "scores.csv", scores, final, glob, flagged)
+    (out / "eval.json").write_text(json.dumps(report, indent=2) + "\n")
     if figures:
         from mnad_lite import figures as figs
 
-        out = run / "figures"
-        out.mkdir(exist_ok=True)
-        report["figures"] = [str(p) for p in figs.score_curves(scores, final, out)] + [
-            str(figs.error_maps(scores, final, videos, config, out / "error_maps.png"))
+        fig_dir = out / "figures"
+        fig_dir.mkdir(exist_ok=True)
+        report["figures"] = [str(p) for p in figs.score_curves(scores, final, fig_dir)] + [
+            str(figs.error_maps(scores, final, videos, config, fig_dir / "error_maps.png"))
         ]
-        (run / "eval.json").write_text(json.dumps(report, indent=2) + "\n")
+        (out / "eval.json").write_text(json.dumps(report, indent=2) + "\n")
     return report
 
 

@@ -116,11 +116,19 @@ class Make:
         """parent/UCSDped2/{Train/Train001, Test/Test001, Test/Test001_gt, Test/UCSDped2.m}."""
         base = parent / "UCSDped2"
         for i, n in enumerate(train):
-            write_frames(base / "Train" / f"Train{i + 1:03d}",
-                         n, ext=".tif", names=[f"{t + 1:03d}" for t in range(n)])
+            write_frames(
+                base / "Train" / f"Train{i + 1:03d}",
+                n,
+                ext=".tif",
+                names=[f"{t + 1:03d}" for t in range(n)],
+            )
         for i, n in enumerate(test):
-            write_frames(base / "Test" / f"Test{i + 1:03d}",
-                         n, ext=".tif", names=[f"{t + 1:03d}" for t in range(n)])
+            write_frames(
+                base / "Test" / f"Test{i + 1:03d}",
+                n,
+                ext=".tif",
+                names=[f"{t + 1:03d}" for t in range(n)],
+            )
         for t in range(test[0]):  # masks for Test001: the object in frames 2..4 (1-based)
             box = (2, 3, 8, 10) if 2 <= t + 1 <= 4 else (0, 0, 0, 0)
             write_mask(base / "Test" / "Test001_gt" / f"{t + 1:03d}.bmp", box=box)

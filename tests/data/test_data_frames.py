@@ -76,8 +76,7 @@ def test_memory_cache_decodes_once(tmp_path, make, monkeypatch):
     assert len(calls) == 12
 
 
-def test_disk_cache_is_reused_across_caches_and_invalidated_by_edits(tmp_path, make,
-                                                                     monkeypatch):
+def test_disk_cache_is_reused_across_caches_and_invalidated_by_edits(tmp_path, make, monkeypatch):
     root = make.native(tmp_path / "ds")
     cache_dir = tmp_path / "cache"
     v = open_dataset(root).train[0]
@@ -99,8 +98,9 @@ def test_disk_cache_is_reused_across_caches_and_invalidated_by_edits(tmp_path, m
     assert len(list(cache_dir.glob("*.npy"))) == 2
 
 
-def test_default_cache_follows_mnad_cache_and_never_writes_beside_the_data(tmp_path, make,
-                                                                           monkeypatch):
+def test_default_cache_follows_mnad_cache_and_never_writes_beside_the_data(
+    tmp_path, make, monkeypatch
+):
     root = make.native(tmp_path / "ds")
     before = sorted(p for p in root.rglob("*"))
     monkeypatch.setenv("MNAD_CACHE", str(tmp_path / "envcache"))

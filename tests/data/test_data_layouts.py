@@ -13,7 +13,11 @@ from mnad_lite.errors import DataError
 def test_natural_key_orders_numbers_as_numbers():
     names = ["10.jpg", "9.jpg", "frame2.png", "frame10.png", "1.jpg"]
     assert sorted(names, key=natural_key) == [
-        "1.jpg", "9.jpg", "10.jpg", "frame2.png", "frame10.png"
+        "1.jpg",
+        "9.jpg",
+        "10.jpg",
+        "frame2.png",
+        "frame10.png",
     ]
 
 

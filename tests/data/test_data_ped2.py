@@ -22,8 +22,20 @@ CANDIDATES = [
 ]
 PED2 = next((p for p in CANDIDATES if (p / "testing" / "frames").is_dir()), CANDIDATES[0])
 # (start, end) of the anomalous frames of each test video, 1-based inclusive (MNAD.md 7)
-RANGES = [(61, 180), (95, 180), (1, 146), (31, 180), (1, 129), (1, 159),
-          (46, 180), (1, 180), (1, 120), (1, 150), (1, 180), (88, 180)]
+RANGES = [
+    (61, 180),
+    (95, 180),
+    (1, 146),
+    (31, 180),
+    (1, 129),
+    (1, 159),
+    (46, 180),
+    (1, 180),
+    (1, 120),
+    (1, 150),
+    (1, 180),
+    (88, 180),
+]
 
 pytestmark = [
     pytest.mark.ped2,

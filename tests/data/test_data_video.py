@@ -27,8 +27,9 @@ def test_all_frames_zero_based_and_padded(tmp_path, avi):
 
 
 def test_slice_every_and_size(tmp_path, avi):
-    folder = extract_frames(avi, tmp_path / "ds", "testing", name="cam", start=2, end=9,
-                            every=3, size=(12, 16))
+    folder = extract_frames(
+        avi, tmp_path / "ds", "testing", name="cam", start=2, end=9, every=3, size=(12, 16)
+    )
     assert names(folder) == ["000.jpg", "001.jpg", "002.jpg"]  # source frames 2, 5, 8
     frames = open_dataset(tmp_path / "ds").test[0].frames(channels=1)
     assert frames.shape == (3, 12, 16, 1)
