@@ -25,6 +25,7 @@ test: lint unit notebooks
 
 lint: $(STAMP)
 	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
 
 unit: $(STAMP)
 	$(PY) -m pytest -q
