@@ -309,7 +309,8 @@ class Memory(nn.Module):
                 f"Memory expects a query map [B, {self.feat_dim}, H, W], got {tuple(x.shape)}"
             )
         b, c, h, w = x.shape
-        with torch.autocast(device_type=x.device.type, enabled=False):
+        device_type = x.device.type if x.device.type in ("cuda", "mps", "xpu") else "cpu"
+        with torch.autocast(device_type=device_type, enabled=False):  # the memory in float32
             qmap = F.normalize(x.float(), dim=1)  # L2 normalisation of every query
             queries = qmap.permute(0, 2, 3, 1).reshape(-1, c)  # [N, C], N = B*H*W
             items = self.items.detach().clone()  # the update below writes self.items

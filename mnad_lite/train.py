@@ -12,7 +12,8 @@ Model selection never looks at test labels: with ``val_videos > 0`` the last tra
 videos are held out and scored by their prediction error (MSE); otherwise the last
 epoch is kept. Every epoch is checkpointed atomically; ``resume=True`` continues from
 the last completed epoch with the same data order, so an interrupted run ends with the
-same weights as an uninterrupted one (deterministic on the CPU).
+same weights as an uninterrupted one (deterministic on the CPU for a fixed thread count:
+1 and 2 threads sum in different orders and give slightly different weights).
 """
 
 from __future__ import annotations
