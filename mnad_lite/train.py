@@ -191,7 +191,7 @@ def train(
 
     model = MNAD(**config.model_args()).to(device)
     use_cuda_extras = device.type == "cuda"
-    if config.channels_last:  # NHWC: much faster convolutions on CPU (oneDNN) and CUDA
+    if config.channels_last:  # NHWC: faster convolutions on CPU (oneDNN) and CUDA
         model = model.to(memory_format=torch.channels_last)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(config.epochs, 1))
