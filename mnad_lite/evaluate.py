@@ -36,7 +36,14 @@ from mnad_lite.checkpoint import load_checkpoint
 from mnad_lite.config import Config
 from mnad_lite.errors import DataError
 from mnad_lite.model import MNAD
-from mnad_lite.scoring import anomaly_score, evaluation_table, frame_auc, psnr, regular_score
+from mnad_lite.scoring import (
+    TABLE_KEYS,
+    anomaly_score,
+    evaluation_table,
+    frame_auc,
+    psnr,
+    regular_score,
+)
 from mnad_lite.train import pick_device, split_clip
 
 MAP_SIZE = 64  # side of the stored per-frame error maps (pixel AUC, pictures)
@@ -314,17 +321,7 @@ def evaluate(
             scores.psnr, distances, scores.labels, scores.video_ids, lam
         )
     else:  # no ground truth (your own footage) or one class only: scores, no AUCs
-        report = dict.fromkeys(
-            (
-                "frame_auc",
-                "frame_auc_global",
-                "frame_auc_macro",
-                "psnr_auc",
-                "eer",
-                "ap",
-                "macro_videos_skipped",
-            )
-        )
+        report = dict.fromkeys(TABLE_KEYS)
     report.update(
         pixel_auc=pixel_auc(scores, videos) if scores.labels is not None else None,
         per_kind_auc=per_kind_auc(final, scores, getattr(dataset, "events", [])),

@@ -29,6 +29,16 @@ from mnad_lite.errors import MNADError
 Form = Literal["code", "paper"]
 Normalization = Literal["video", "global"]
 MSE_FLOOR = 1e-10  # keeps PSNR finite for a perfect prediction
+#: The keys of :func:`evaluation_table`, in the order they are reported.
+TABLE_KEYS = (
+    "frame_auc",
+    "frame_auc_global",
+    "frame_auc_macro",
+    "psnr_auc",
+    "eer",
+    "ap",
+    "macro_videos_skipped",
+)
 
 
 def _check_frames(prediction: Tensor, target: Tensor) -> None:

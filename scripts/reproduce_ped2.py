@@ -20,6 +20,7 @@ import torch
 
 from mnad_lite.config import preset
 from mnad_lite.evaluate import evaluate
+from mnad_lite.scoring import TABLE_KEYS
 from mnad_lite.train import train
 
 VARIANTS = {"memory": {}, "no-memory": {"use_memory": False}}
@@ -51,19 +52,7 @@ def main() -> None:
                 "variant": name,
                 "train_minutes": sum(e["seconds"] for e in log) / 60,
                 "epochs": len(log),
-                **{
-                    k: report[k]
-                    for k in (
-                        "frame_auc",
-                        "frame_auc_global",
-                        "frame_auc_macro",
-                        "psnr_auc",
-                        "eer",
-                        "ap",
-                        "fps",
-                        "memory_updates",
-                    )
-                },
+                **{k: report[k] for k in (*TABLE_KEYS, "fps", "memory_updates")},
             }
         )
         print(json.dumps(rows[-1]), flush=True)

@@ -15,6 +15,7 @@ from sklearn.metrics import average_precision_score, roc_auc_score
 
 from mnad_lite.errors import MNADError
 from mnad_lite.scoring import (
+    TABLE_KEYS,
     anomaly_score,
     average_precision,
     eer_threshold,
@@ -464,6 +465,7 @@ def test_evaluation_table_keys_and_values():
         "ap",
         "macro_videos_skipped",
     }
+    assert tuple(table) == TABLE_KEYS  # the order evaluate and the scripts report
     assert all(isinstance(x, float) for x in table.values())
     paper = anomaly_score(p, d, v, 0.6, "video")
     assert table["frame_auc"] == pytest.approx(ref_auc(paper, y))
