@@ -67,9 +67,19 @@ def cache_dir() -> Path:
     return Path(env).expanduser() if env else Path.home() / ".cache" / "mnad_lite"
 
 
-def _publish(tmp: Path, final: Path) -> Path:
-    """Rename a finished temporary folder to ``final``; if another process won, keep theirs."""
+def _build_once(final: Path, done: str, build: Callable[[Path], None]) -> Path:
+    """``final`` if it holds ``done`` already; else ``build`` a temporary sibling folder
+    and rename it to ``final`` when finished (an interrupted build leaves nothing)."""
+    if (final / done).is_file():
+        return final
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=final.parent))
     try:
+        build(tmp)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    try:  # if another process finished first, keep theirs
         os.rename(tmp, final)
     except OSError:
         if not final.is_dir():
@@ -87,18 +97,8 @@ def course_data(quick: bool, seed: int = 0) -> Path:
     from mnad_lite.data.synthetic import VERSION, generate
 
     name = "quick" if quick else "default"
-    root = cache_dir() / "data"
-    final = root / f"synthetic-{name}-seed{seed}-v{VERSION}"
-    if (final / "manifest.json").is_file():
-        return final
-    root.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=root))
-    try:
-        generate(tmp, name, seed=seed)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return _publish(tmp, final)
+    final = cache_dir() / "data" / f"synthetic-{name}-seed{seed}-v{VERSION}"
+    return _build_once(final, "manifest.json", lambda tmp: generate(tmp, name, seed=seed))
 
 
 def course_config(quick: bool, **overrides: Any) -> Config:
@@ -141,12 +141,7 @@ def cached_run(
     """
     from mnad_lite.train import train
 
-    root = cache_dir() / "runs"
-    final = root / f"{config.preset}-{config.method}-{run_key(config, data)}"
-    if (final / "model.pt").is_file():
-        return final
-    root.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=root))
+    final = cache_dir() / "runs" / f"{config.preset}-{config.method}-{run_key(config, data)}"
     steps: list[dict[str, Any]] = []
 
     def record(entry: dict[str, Any]) -> None:
@@ -154,13 +149,11 @@ def cached_run(
         if on_step is not None:
             on_step(entry)
 
-    try:
+    def build(tmp: Path) -> None:
         train(config, data, tmp, on_step=record, progress=progress)
         (tmp / "steps.jsonl").write_text("".join(json.dumps(s) + "\n" for s in steps))
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return _publish(tmp, final)
+
+    return _build_once(final, "model.pt", build)
 
 
 def cached_report(

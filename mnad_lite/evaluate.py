@@ -120,10 +120,10 @@ def score_videos(
                 x = x.contiguous(memory_format=torch.channels_last)
             z, skips = model.encode(x)
             if update_on:
-                preds, dists, upds = [], [], []
+                preds, dists, upds, regs = [], [], [], []
                 for i in range(len(x)):
                     out = model.decode(z[i : i + 1], [s[i : i + 1] for s in skips], False)
-                    eps = regular_score(out.prediction, target[i : i + 1])
+                    eps = regular_score(out.prediction, target[i : i + 1])  # Eq. 6   [1]
                     do_update = bool(eps.item() < config.gamma)
                     if do_update:  # Eq. 7: only frames that look normal update the items
                         queries = out.queries.permute(0, 2, 3, 1).reshape(-1, model.feat_dim)
@@ -131,18 +131,20 @@ def score_videos(
                     preds.append(out.prediction)
                     dists.append(out.memory.distance)
                     upds.append(do_update)
+                    regs.append(eps)
                 prediction, distance = torch.cat(preds), torch.cat(dists)
-                updated = torch.tensor(upds)
+                updated, regular = torch.tensor(upds), torch.cat(regs)
             else:
                 out = model.decode(z, skips, False)
                 prediction = out.prediction
                 distance = out.memory.distance if out.memory else torch.zeros(len(x))
                 updated = torch.zeros(len(x), dtype=torch.bool)
+                regular = regular_score(out.prediction, target)  # Eq. 6   [B]
             prediction = prediction.float()
             err = (((prediction - target) / 2) ** 2).mean(dim=1, keepdim=True)  # [0,1] scale
             rows["maps"].append(F.interpolate(err, size=map_hw, mode="area")[:, 0].half().cpu())
             rows["psnr"].append(psnr(prediction, target).cpu())
-            rows["reg"].append(regular_score(prediction, target).cpu())
+            rows["reg"].append(regular.cpu())
             rows["dist"].append(distance.float().cpu())
             rows["upd"].append(updated.cpu())
         rows["vid"].append(np.full(len(clips), vid))
