@@ -52,6 +52,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true", help="print eval.json instead of the table")
     p.set_defaults(handler=cmd_evaluate)
 
+    p = subparsers.add_parser(
+        "study", help="a grid of variants x seeds: train, evaluate, summarise"
+    )
+    p.add_argument("--grid", required=True, help="builtin grid (ped2, quick) or a study .json")
+    p.add_argument("--data", required=True, type=Path, help="dataset root (any layout)")
+    p.add_argument("--out", required=True, type=Path, help="study folder (resumed if it exists)")
+    p.add_argument("--only", help="comma-separated variants to run (default: all)")
+    p.add_argument("--max-runs", type=int, help="stop after this many new trainings")
+    p.add_argument("--summary-only", action="store_true", help="summarise what is finished")
+    p.set_defaults(handler=cmd_study)
+
     p = subparsers.add_parser("demo", help="synthetic data -> train -> evaluate, in minutes")
     p.add_argument("--data", type=Path, default=Path("data/synthetic"))
     p.add_argument("--out", type=Path, default=Path("runs/demo"))
@@ -120,4 +131,18 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from mnad_lite.demo import run_demo
 
     run_demo(args.data, args.out, device=args.device)
+    return 0
+
+
+def cmd_study(args: argparse.Namespace) -> int:
+    from mnad_lite.study import load_grid, markdown, run_study, summarize
+
+    if args.summary_only:
+        summary = summarize(args.out)
+    else:
+        spec = load_grid(args.grid)
+        only = args.only.split(",") if args.only else None
+        summary = run_study(spec, args.data, args.out, only=only, max_runs=args.max_runs)
+    print(markdown(summary))
+    print(f"wrote {args.out / 'summary.json'}, {args.out / 'summary.md'}")
     return 0

@@ -75,6 +75,7 @@ class Config:
     amp: bool = True  # mixed precision (bfloat16) on CUDA only
     channels_last: bool = True  # NHWC tensors: faster convolutions on CPU (1.2x here) and CUDA
     num_workers: int = 0
+    num_threads: int | None = None  # CPU threads (None: torch's default); fixes determinism
     # scoring (Eqs. 6-7, 16)
     lam: float | None = None  # λ of Eq. 16
     gamma: float | None = None  # γ, test-time update threshold (Eq. 7)

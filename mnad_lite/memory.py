@@ -23,7 +23,7 @@ function here treats ``items`` as a constant (detached).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 import torch
@@ -134,12 +134,76 @@ def _compactness(sq_nearest: Tensor, feat_dim: int, form: LossForm = "code") -> 
     raise MNADError(f"loss form must be one of {LOSS_FORMS}, got {form!r}")
 
 
-def _separateness(g: _Geometry, feat_dim: int, margin: float = 1.0) -> Tensor:
-    # Eq. 12: mean_k [ ||q - p_p|| - ||q - p_n|| + alpha ]_+ , the triplet margin loss
-    # (torch's, eps included) with p from Eq. 11 and n from Eq. 13.
+def _hinge(g: _Geometry, feat_dim: int, margin: float = 1.0) -> Tensor:
+    # Eq. 12's hinge argument per query: ||q - p_p|| - ||q - p_n|| + alpha, with torch's
+    # triplet-loss eps inside the norms, p from Eq. 11 and n from Eq. 13.   [N]
     d_pos = _sq_distance(g, g.nearest, feat_dim, TRIPLET_EPS).clamp_min(1e-12).sqrt()
     d_neg = _sq_distance(g, _second(g), feat_dim, TRIPLET_EPS).clamp_min(1e-12).sqrt()
-    return (d_pos - d_neg + margin).clamp_min(0).mean()
+    return d_pos - d_neg + margin
+
+
+def _separateness(hinge: Tensor) -> Tensor:
+    # Eq. 12: mean_k [ hinge ]_+ (the triplet margin loss, mean over the queries)
+    return hinge.clamp_min(0).mean()
+
+
+@torch.no_grad()
+def _diagnostics(g: _Geometry, read_weights: Tensor, hinge: Tensor | None) -> dict[str, Tensor]:
+    """Sums over the queries of a pass, cheap to accumulate over an epoch (no sync).
+
+    ``nearest_count`` ``[M]``: queries whose nearest item is m (Eq. 11); ``cos_sum``:
+    sum of cos(q, p_p) (queries and items are unit vectors, so it is the score);
+    ``max_read_sum``: sum of max_m w^{k,m} (Eq. 1); ``hinge_active_sum``: queries whose
+    Eq. 12 hinge is active (> 0); ``queries``: N. See :func:`summarize_diagnostics`.
+    """
+    n, m = g.scores.shape
+    return {
+        "nearest_count": torch.bincount(g.nearest, minlength=m).to(torch.float64),
+        "cos_sum": g.scores.detach().gather(1, g.nearest[:, None]).sum().double(),
+        "max_read_sum": read_weights.amax(dim=1).sum().double(),
+        "hinge_active_sum": (
+            (hinge > 0).sum().double()
+            if hinge is not None
+            else g.scores.new_zeros((), dtype=torch.float64)
+        ),
+        "queries": torch.tensor(float(n), dtype=torch.float64, device=g.scores.device),
+    }
+
+
+def accumulate_diagnostics(
+    total: dict[str, Tensor] | None, part: dict[str, Tensor]
+) -> dict[str, Tensor]:
+    """Add the diagnostic sums of one pass (``MemoryOutput.diagnostics``) to ``total``."""
+    if total is None:
+        return {k: v.detach().clone() for k, v in part.items()}
+    return {k: total[k] + part[k] for k in total}
+
+
+#: An item counts as used when it is the nearest of at least this share of the queries.
+USED_SHARE = 0.01
+
+
+def summarize_diagnostics(total: dict[str, Tensor]) -> dict[str, float]:
+    """What the memory is doing, from accumulated sums (one epoch, or a test pass).
+
+    - ``items_used``: items that are the nearest (Eq. 11) of at least 1 % of the queries;
+    - ``usage_entropy``: entropy (nats) of the share of queries per nearest item
+      (log M when all M items are used evenly, 0 when one item takes every query);
+    - ``cos_nearest``: mean cos(q, p_p); near 1 means the queries have collapsed onto
+      their items (the compactness loss is then near 0);
+    - ``max_read_weight``: mean of max_m w^{k,m} (1/M: a flat read; 1: a hard read);
+    - ``hinge_active``: share of queries whose separateness hinge (Eq. 12) is active.
+    """
+    n = float(total["queries"])
+    share = (total["nearest_count"] / max(n, 1.0)).cpu()
+    nz = share[share > 0]
+    return {
+        "items_used": int((share >= USED_SHARE).sum()),
+        "usage_entropy": float(-(nz * nz.log()).sum()),
+        "cos_nearest": float(total["cos_sum"]) / max(n, 1.0),
+        "max_read_weight": float(total["max_read_sum"]) / max(n, 1.0),
+        "hinge_active": float(total["hinge_active_sum"]) / max(n, 1.0),
+    }
 
 
 # --- public functional API --------------------------------------------------------------
@@ -209,7 +273,7 @@ def separateness_loss(queries: Tensor, items: Tensor, margin: float = 1.0) -> Te
     """
     if items.shape[0] < 2:
         raise MNADError(f"separateness needs at least 2 items, got items {tuple(items.shape)}")
-    return _separateness(_geometry(queries, items), queries.shape[1], margin)
+    return _separateness(_hinge(_geometry(queries, items), queries.shape[1], margin))
 
 
 def feature_distance(queries: Tensor, items: Tensor, batch_size: int = 1) -> Tensor:
@@ -246,6 +310,8 @@ class MemoryOutput:
         compactness: L_compact (Eq. 10), scalar.
         separateness: L_separate (Eq. 12), scalar (0 when M < 2).
         distance: per-frame feature distance D (Eq. 15), ``[B]``.
+        diagnostics: sums over the queries of what the memory is doing (item usage,
+            collapse, read sharpness, active hinges); see :func:`summarize_diagnostics`.
     """
 
     features: Tensor
@@ -254,6 +320,7 @@ class MemoryOutput:
     compactness: Tensor
     separateness: Tensor
     distance: Tensor
+    diagnostics: dict[str, Tensor] = field(default_factory=dict)
 
 
 class Memory(nn.Module):
@@ -321,10 +388,12 @@ class Memory(nn.Module):
             )  # [B, 2C, H, W]
             sq_nearest = _sq_distance(g, g.nearest, c)  # ||q - p_p||^2   [N]
             compactness = _compactness(sq_nearest, c, self.loss_form)  # Eq. 10
-            if self.num_items >= 2:
-                separateness = _separateness(g, c, self.margin)  # Eq. 12
+            hinge = _hinge(g, c, self.margin) if self.num_items >= 2 else None
+            if hinge is not None:
+                separateness = _separateness(hinge)  # Eq. 12
             else:
                 separateness = queries.new_zeros(())
+            diagnostics = _diagnostics(g, read_weights, hinge)
             distance = sq_nearest.detach().reshape(b, -1).mean(dim=1) / c  # Eq. 15, per frame
             if self.training if update is None else update:
                 self.items.copy_(_update(g, queries, items, self.weight_norm))  # Eqs. 3-5
@@ -335,6 +404,7 @@ class Memory(nn.Module):
             compactness=compactness,
             separateness=separateness,
             distance=distance,
+            diagnostics=diagnostics,
         )
 
     @torch.no_grad()

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import random
 import time
 from collections.abc import Callable
@@ -35,6 +36,7 @@ from torch.utils.data import DataLoader
 from mnad_lite.checkpoint import load_checkpoint, read_checkpoint, save_checkpoint
 from mnad_lite.config import Config
 from mnad_lite.errors import ConfigError, DataError
+from mnad_lite.memory import accumulate_diagnostics, summarize_diagnostics
 from mnad_lite.model import MNAD, ModelOutput
 
 StepCallback = Callable[[dict[str, Any]], None]
@@ -62,6 +64,17 @@ def pick_device(name: str = "auto") -> torch.device:
     ):
         raise ConfigError("device 'mps' requested but Apple MPS is not available")
     return torch.device(name)
+
+
+def cosine_lr(lr: float, epoch: int, epochs: int) -> float:
+    """The learning rate of ``epoch`` (0-based) under cosine annealing to 0 over ``epochs``.
+
+    ``lr (1 + cos(pi epoch / epochs)) / 2``: the closed form of torch's
+    ``CosineAnnealingLR`` (the authors' schedule). It depends only on the total, so a
+    run resumed with more epochs follows the schedule it would have had if it had been
+    planned that long from the start.
+    """
+    return lr * (1 + math.cos(math.pi * epoch / max(epochs, 1))) / 2
 
 
 def split_clip(clip: torch.Tensor, method: str) -> tuple[torch.Tensor, torch.Tensor]:
@@ -166,6 +179,8 @@ def train(
     run.mkdir(parents=True, exist_ok=True)
     config.save(run / "config.json")
 
+    if config.num_threads is not None:
+        torch.set_num_threads(config.num_threads)
     seed_everything(config.seed)
     device = pick_device(config.device)
     train_videos, val_videos = _split_train_val(list(dataset.train), config.val_videos)
@@ -194,7 +209,6 @@ def train(
     if config.channels_last:  # NHWC: faster convolutions on CPU (oneDNN) and CUDA
         model = model.to(memory_format=torch.channels_last)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
-    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(config.epochs, 1))
     if use_cuda_extras and config.amp and torch.cuda.is_bf16_supported():
         autocast: Any = torch.autocast("cuda", dtype=torch.bfloat16)  # memory stays float32
     else:
@@ -205,7 +219,6 @@ def train(
     if resume:
         model, state = load_checkpoint(last, model, map_location=device)
         optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
         start_epoch, best, log = state["epoch"] + 1, state["best"], json.loads(state["log"])
         torch.set_rng_state(state["rng"]["torch"])
 
@@ -215,8 +228,12 @@ def train(
     )
     for epoch in range(start_epoch, config.epochs):
         loader_gen.manual_seed(config.seed * 1_000_003 + epoch)  # same order after a resume
+        lr = cosine_lr(config.lr, epoch, config.epochs)
+        for group in optimizer.param_groups:
+            group["lr"] = lr
         model.train()
         sums = {"loss": 0.0, "rec": 0.0, "compact": 0.0, "separate": 0.0}
+        diag = None
         tic = time.perf_counter()
         bar = tqdm(
             total=steps_per_epoch,
@@ -237,6 +254,8 @@ def train(
             terms["loss"].backward()
             optimizer.step()
             values = {k: float(v.detach()) for k, v in terms.items()}
+            if out.memory is not None:
+                diag = accumulate_diagnostics(diag, out.memory.diagnostics)
             for k, v in values.items():
                 sums[k] += v
             bar.set_postfix({k: f"{v:.4f}" for k, v in values.items()})
@@ -244,11 +263,11 @@ def train(
             if on_step is not None:
                 on_step({"epoch": epoch, "step": step, **values})
         bar.close()
-        scheduler.step()
         entry: dict[str, Any] = {
             "epoch": epoch + 1,
             **{k: v / max(steps_per_epoch, 1) for k, v in sums.items()},
-            "lr": optimizer.param_groups[0]["lr"],
+            **(summarize_diagnostics(diag) if diag is not None else {}),
+            "lr": lr,  # the rate this epoch trained with
             "seconds": round(time.perf_counter() - tic, 3),
         }
         if val_loader is not None:
@@ -268,7 +287,6 @@ def train(
             best=best,
             log=json.dumps(log),
             optimizer=optimizer.state_dict(),
-            scheduler=scheduler.state_dict(),
             rng={"torch": torch.get_rng_state()},
         )
         if progress:

@@ -1,0 +1,513 @@
+"""Studies: a grid of configurations x seeds, trained, evaluated once and summarised.
+
+A study folder holds one run folder per (variant, seed) and the summary::
+
+    OUT/
+      study.json                    the grid (variants, seeds, base configuration)
+      <variant>/seed<k>/            a run folder (config.json, log.jsonl, model.pt,
+                                    eval.json, scores.csv); a variant that reuses
+                                    another's weights holds only its evaluation
+      summary.json, summary.md, summary.png
+
+Runs are long, so everything resumes: a finished run (``eval.json`` present) is skipped,
+an interrupted one continues from its ``last.pt``; kill the process at any time and
+start the same command again. The grid may grow between invocations (new variants or
+seeds); a variant whose definition changed is refused, so old results never mix with a
+new definition.
+
+The summary gives, per variant, the mean, standard deviation and every seed's value of
+the evaluation choices (paper protocol, one global min-max, macro, PSNR only, EER), the
+memory diagnostics of the last epoch and the training time; and, for every variant, the
+paired difference of the paper-protocol frame AUC against the reference variant (same
+seed), with a bootstrap confidence interval over test videos. Nothing is selected on
+test labels: each run keeps its last epoch (or its validation choice) and is evaluated
+once.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import json
+import math
+import os
+import platform
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mnad_lite.errors import ConfigError
+
+#: The per-run numbers the summary reports (keys of eval.json), in order.
+METRICS = ("frame_auc", "frame_auc_global", "frame_auc_macro", "psnr_auc", "eer")
+#: Memory diagnostics of the last training epoch (keys of log.jsonl).
+DIAGNOSTICS = ("items_used", "usage_entropy", "cos_nearest", "max_read_weight", "hinge_active")
+BOOTSTRAP = 2000  # resamples of the test videos
+CONFIDENCE = 0.95
+
+
+@dataclass
+class Variant:
+    """One configuration of a study.
+
+    Attributes:
+        name: folder name (letters, digits, ``-`` and ``_``).
+        train: configuration overrides (fields of :class:`mnad_lite.config.Config`).
+        evaluate: evaluation options (``test_update``).
+        weights_from: reuse the trained runs of this variant (same seeds) and only
+            evaluate differently (e.g. the test-time update off: no extra training).
+        seeds: seeds of this variant (None: the study's seeds).
+        stage: runs are made stage by stage (1 first), then seed by seed.
+        note: what the variant tests; ``beyond_paper`` marks variants outside the paper.
+    """
+
+    name: str
+    train: dict[str, Any] = field(default_factory=dict)
+    evaluate: dict[str, Any] = field(default_factory=dict)
+    weights_from: str | None = None
+    seeds: list[int] | None = None
+    stage: int = 1
+    note: str = ""
+    beyond_paper: bool = False
+
+    def definition(self) -> dict[str, Any]:
+        """What makes two variants the same (seeds and stage may change)."""
+        return {
+            "train": self.train,
+            "evaluate": self.evaluate,
+            "weights_from": self.weights_from,
+        }
+
+
+@dataclass
+class StudySpec:
+    """A grid: a preset with base overrides, variants, seeds and the reference variant."""
+
+    name: str
+    preset: str
+    seeds: list[int]
+    variants: list[Variant]
+    reference: str
+    base: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        names = [v.name for v in self.variants]
+        if len(set(names)) != len(names):
+            raise ConfigError(f"study {self.name}: variant names repeat: {names}")
+        for v in self.variants:
+            if not v.name or not all(c.isalnum() or c in "-_" for c in v.name):
+                raise ConfigError(f"study {self.name}: bad variant name {v.name!r}")
+            if v.weights_from is not None and v.weights_from not in names:
+                raise ConfigError(f"variant {v.name}: weights_from {v.weights_from!r} unknown")
+            if set(v.evaluate) - {"test_update"}:
+                raise ConfigError(f"variant {v.name}: evaluate accepts only test_update")
+        if self.reference not in names:
+            raise ConfigError(f"study {self.name}: reference {self.reference!r} is no variant")
+
+    def seeds_of(self, variant: Variant) -> list[int]:
+        if variant.weights_from is not None:
+            source = self.variant(variant.weights_from)
+            return variant.seeds or self.seeds_of(source)
+        return variant.seeds or self.seeds
+
+    def variant(self, name: str) -> Variant:
+        for v in self.variants:
+            if v.name == name:
+                return v
+        raise ConfigError(f"study {self.name}: no variant {name!r}")
+
+    def config(self, variant: Variant, seed: int):
+        """The :class:`~mnad_lite.config.Config` a variant trains with for ``seed``."""
+        from mnad_lite.config import preset
+
+        trained = self.variant(variant.weights_from) if variant.weights_from else variant
+        return preset(self.preset, **{**self.base, **trained.train, "seed": seed})
+
+    def runs(self) -> list[tuple[Variant, int]]:
+        """Every (variant, seed), in the order they are made."""
+        order = []
+        for i, v in enumerate(self.variants):
+            source_stage = self.variant(v.weights_from).stage if v.weights_from else v.stage
+            for k, seed in enumerate(self.seeds_of(v)):
+                order.append(((max(v.stage, source_stage), k, i), v, seed))
+        return [(v, s) for _, v, s in sorted(order, key=lambda item: item[0])]
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> StudySpec:
+        try:
+            variants = [Variant(**v) for v in data["variants"]]
+            return cls(**{**data, "variants": variants})
+        except (KeyError, TypeError) as err:
+            raise ConfigError(f"not a study definition ({err})") from None
+
+
+def builtin_grid(name: str) -> StudySpec:
+    """The grids this project runs: ``ped2`` (issue 9, Does the memory help?) and
+    ``quick`` (the same questions in seconds, for tests)."""
+    free_update_off = Variant(
+        "memory-no-test-update",
+        evaluate={"test_update": False},
+        weights_from="memory",
+        note="same weights as memory; the test-time update (Eqs. 6-7) off",
+    )
+    common = [
+        Variant("memory", note="MNAD as the authors' code (the reference)"),
+        Variant(
+            "no-memory",
+            train={"use_memory": False},
+            note="no memory: the decoder reads the raw encoder output (C channels, not 2C)",
+        ),
+        free_update_off,
+    ]
+    if name == "quick":
+        return StudySpec("quick", "quick", [0, 1], common, "memory")
+    if name == "ped2":
+        extras = [
+            Variant(
+                "no-memory-losses",
+                train={"lambda_compact": 0.0, "lambda_separate": 0.0},
+                seeds=[0],
+                stage=2,
+                note="memory read and update kept, λ_c = λ_s = 0 (Eq. 8)",
+            ),
+            Variant(
+                "paper-forms",
+                train={"weight_norm": "assigned", "loss_form": "paper"},
+                seeds=[0],
+                stage=2,
+                note="the paper's printed Eq. 5 (max over U_t^m) and Eqs. 9-10 (L2 norms)",
+            ),
+        ]
+        return StudySpec("ped2", "lite", [0, 1, 2], common + extras, "memory", {"num_threads": 1})
+    raise ConfigError(f"unknown study grid {name!r} (builtin: ped2, quick; or a .json file)")
+
+
+def load_grid(name_or_path: str | Path) -> StudySpec:
+    """A builtin grid by name, or a study definition from a JSON file."""
+    path = Path(name_or_path)
+    if path.suffix == ".json":
+        try:
+            return StudySpec.from_dict(json.loads(path.read_text()))
+        except (OSError, json.JSONDecodeError) as err:
+            raise ConfigError(f"{path}: cannot read the study definition ({err})") from None
+    return builtin_grid(str(name_or_path))
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(text)
+    os.replace(tmp, path)
+
+
+def _check_spec(out: Path, spec: StudySpec) -> None:
+    """Refuse a study folder whose stored grid defines a variant differently."""
+    stored_path = out / "study.json"
+    if stored_path.is_file():
+        stored = StudySpec.from_dict(json.loads(stored_path.read_text()))
+        if (stored.preset, stored.base) != (spec.preset, spec.base):
+            raise ConfigError(
+                f"{stored_path}: the study there uses preset {stored.preset} with "
+                f"{stored.base}; use another --out folder"
+            )
+        for old in stored.variants:
+            new = next((v for v in spec.variants if v.name == old.name), None)
+            if new is not None and new.definition() != old.definition():
+                raise ConfigError(
+                    f"{stored_path}: variant {old.name} was defined as {old.definition()}, "
+                    f"now {new.definition()}; rename the variant or use another --out folder"
+                )
+        names = {v.name for v in spec.variants}
+        spec.variants += [v for v in stored.variants if v.name not in names]
+    out.mkdir(parents=True, exist_ok=True)
+    _write_atomic(stored_path, json.dumps(spec.to_dict(), indent=2) + "\n")
+
+
+def run_dir(out: Path, variant: Variant, seed: int) -> Path:
+    return out / variant.name / f"seed{seed}"
+
+
+def run_study(
+    spec: StudySpec,
+    data: str | Path,
+    out: str | Path,
+    only: list[str] | None = None,
+    max_runs: int | None = None,
+    progress: bool = False,
+    log=print,
+) -> dict[str, Any]:
+    """Make every missing run of ``spec`` (train, then evaluate once), then summarise.
+
+    Args:
+        spec: the grid; data: dataset root; out: the study folder.
+        only: restrict to these variants (their sources are trained when needed).
+        max_runs: stop after this many new trainings (None: all).
+    Returns:
+        The summary (also written to ``out/summary.json`` and ``summary.md``).
+    """
+    import torch
+
+    from mnad_lite.evaluate import evaluate
+    from mnad_lite.train import train
+
+    out = Path(out)
+    _check_spec(out, spec)
+    trained = 0
+    for variant, seed in spec.runs():
+        if only and variant.name not in only:
+            continue
+        run = run_dir(out, variant, seed)
+        if (run / "eval.json").is_file():
+            continue
+        config = spec.config(variant, seed)
+        if config.num_threads is not None:
+            torch.set_num_threads(config.num_threads)
+        source = run
+        if variant.weights_from is not None:
+            source = run_dir(out, spec.variant(variant.weights_from), seed)
+            if not (source / "eval.json").is_file():  # the source run is not finished
+                log(f"{variant.name} seed {seed}: waits for {variant.weights_from} seed {seed}")
+                continue
+        elif not (run / "model.pt").is_file() or _unfinished(run, config.epochs):
+            if max_runs is not None and trained >= max_runs:
+                log(f"stopping: --max-runs {max_runs} reached")
+                break
+            resume = (run / "last.pt").is_file()
+            log(f"{variant.name} seed {seed}: {'resuming' if resume else 'training'} in {run}")
+            tic = time.perf_counter()
+            train(config, data, run, resume=resume, progress=progress)
+            log(
+                f"{variant.name} seed {seed}: trained in {(time.perf_counter() - tic) / 60:.1f} min"
+            )
+            trained += 1
+        test_update = variant.evaluate.get("test_update")
+        report = evaluate(
+            source, data, test_update=test_update, figures=False, progress=False, out=run
+        )
+        log(f"{variant.name} seed {seed}: frame AUC {100 * (report['frame_auc'] or 0):.2f}")
+    summary = summarize(out)
+    return summary
+
+
+def _unfinished(run: Path, epochs: int) -> bool:
+    log_path = run / "log.jsonl"
+    if not log_path.is_file():
+        return True
+    return len([x for x in log_path.read_text().splitlines() if x.strip()]) < epochs
+
+
+# --- the summary --------------------------------------------------------------------------
+
+
+def _read_scores(path: Path) -> dict[str, np.ndarray]:
+    with open(path, newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    return {
+        "video": np.array([r["video"] for r in rows]),
+        "frame": np.array([int(r["frame"]) for r in rows]),
+        "label": np.array([int(r["label"]) for r in rows]),
+        "score": np.array([float(r["score"]) for r in rows]),
+    }
+
+
+def _stats(values: list[float]) -> dict[str, Any]:
+    arr = np.array([v for v in values if v is not None and not math.isnan(v)], dtype=float)
+    if arr.size == 0:
+        return {"mean": None, "std": None, "n": 0, "values": values}
+    std = float(arr.std(ddof=1)) if arr.size > 1 else None
+    return {"mean": float(arr.mean()), "std": std, "n": int(arr.size), "values": values}
+
+
+def _auc(labels: np.ndarray, scores: np.ndarray) -> float:
+    """ROC AUC by the rank-sum (Mann-Whitney) identity, ties counted half: equal to
+    sklearn's ``roc_auc_score`` and fast enough to bootstrap."""
+    from scipy.stats import rankdata
+
+    ranks = rankdata(scores)
+    pos = labels == 1
+    n1, n0 = int(pos.sum()), int((~pos).sum())
+    return float((ranks[pos].sum() - n1 * (n1 + 1) / 2) / (n1 * n0))
+
+
+def paired_bootstrap(
+    variant_scores: list[dict[str, np.ndarray]],
+    reference_scores: list[dict[str, np.ndarray]],
+    resamples: int = BOOTSTRAP,
+    confidence: float = CONFIDENCE,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """Mean over seeds of AUC(variant) - AUC(reference), with a bootstrap interval.
+
+    Each element of the lists is one seed's per-frame scores (``scores.csv`` columns
+    video, frame, label, score), variant and reference paired by seed. The test videos
+    are resampled with replacement (the same resample for every seed and both
+    variants); a frame keeps its per-video normalised score. Resamples with one class
+    only are dropped.
+    """
+    for v, r in zip(variant_scores, reference_scores, strict=True):
+        if not (np.array_equal(v["video"], r["video"]) and np.array_equal(v["frame"], r["frame"])):
+            raise ConfigError("paired runs scored different frames; cannot compare them")
+    videos = np.unique(reference_scores[0]["video"])
+    members = [[np.flatnonzero(r["video"] == name) for name in videos] for r in reference_scores]
+
+    def diff(indices_per_seed: list[np.ndarray]) -> float | None:
+        out = []
+        for v, r, idx in zip(variant_scores, reference_scores, indices_per_seed, strict=True):
+            labels = r["label"][idx]
+            if labels.min() == labels.max():
+                return None
+            out.append(_auc(labels, v["score"][idx]) - _auc(labels, r["score"][idx]))
+        return float(np.mean(out))
+
+    point = diff([np.arange(len(r["label"])) for r in reference_scores])
+    rng = np.random.default_rng(seed)
+    draws = []
+    for _ in range(resamples):
+        pick = rng.integers(0, len(videos), len(videos))
+        d = diff([np.concatenate([m[i] for i in pick]) for m in members])
+        if d is not None:
+            draws.append(d)
+    lo, hi = np.quantile(draws, [(1 - confidence) / 2, (1 + confidence) / 2])
+    return {
+        "mean_diff": point,
+        "ci": [float(lo), float(hi)],
+        "confidence": confidence,
+        "resamples": len(draws),
+        "seeds": len(variant_scores),
+    }
+
+
+def summarize(out: str | Path) -> dict[str, Any]:
+    """Collect every finished run of the study in ``out`` into ``summary.json``, ``.md``
+    and ``.png``; returns the summary."""
+    import torch
+
+    out = Path(out)
+    spec = StudySpec.from_dict(json.loads((out / "study.json").read_text()))
+    variants: dict[str, Any] = {}
+    scores: dict[str, dict[int, dict[str, np.ndarray]]] = {}
+    for v in spec.variants:
+        per_seed: dict[int, dict[str, Any]] = {}
+        for seed in spec.seeds_of(v):
+            run = run_dir(out, v, seed)
+            if not (run / "eval.json").is_file():
+                continue
+            report = json.loads((run / "eval.json").read_text())
+            weights = run_dir(out, spec.variant(v.weights_from), seed) if v.weights_from else run
+            log = [json.loads(x) for x in (weights / "log.jsonl").read_text().splitlines() if x]
+            per_seed[seed] = {
+                **{k: report.get(k) for k in METRICS},
+                "memory_updates": report.get("memory_updates"),
+                "train_minutes": sum(e["seconds"] for e in log) / 60,
+                "epochs": len(log),
+                **{k: log[-1].get(k) for k in DIAGNOSTICS if log},
+            }
+            scores.setdefault(v.name, {})[seed] = _read_scores(run / "scores.csv")
+        if not per_seed:
+            continue
+        seeds = sorted(per_seed)
+        keys = (*METRICS, "train_minutes", *DIAGNOSTICS)
+        variants[v.name] = {
+            "note": v.note,
+            "beyond_paper": v.beyond_paper,
+            "config": spec.config(v, seeds[0]).to_dict() | {"seed": None},
+            "evaluate": v.evaluate,
+            "weights_from": v.weights_from,
+            "seeds": seeds,
+            "runs": {str(s): per_seed[s] for s in seeds},
+            **{k: _stats([per_seed[s].get(k) for s in seeds]) for k in keys},
+        }
+    ref = scores.get(spec.reference, {})
+    for name, entry in variants.items():
+        mine = scores[name]
+        common = sorted(set(mine) & set(ref))
+        if name == spec.reference or not common:
+            continue
+        entry["vs_reference"] = paired_bootstrap(
+            [mine[s] for s in common], [ref[s] for s in common]
+        )
+        entry["vs_reference"]["per_seed"] = {
+            str(s): entry["runs"][str(s)]["frame_auc"]
+            - variants[spec.reference]["runs"][str(s)]["frame_auc"]
+            for s in common
+        }
+    summary = {
+        "study": spec.name,
+        "preset": spec.preset,
+        "reference": spec.reference,
+        "date": time.strftime("%Y-%m-%d"),
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}",
+        "variants": variants,
+    }
+    _write_atomic(out / "summary.json", json.dumps(summary, indent=2) + "\n")
+    _write_atomic(out / "summary.md", markdown(summary) + "\n")
+    if variants:
+        plot(summary, out / "summary.png")
+    return summary
+
+
+def _pm(stats: dict[str, Any], scale: float = 100.0, digits: int = 1) -> str:
+    if stats["mean"] is None:
+        return ""
+    text = f"{scale * stats['mean']:.{digits}f}"
+    if stats["std"] is not None:
+        text += f" ± {scale * stats['std']:.{digits}f}"
+    return text
+
+
+def markdown(summary: dict[str, Any]) -> str:
+    """The study as a Markdown table: mean ± std (every seed), paired difference."""
+    lines = [
+        "| variant | seeds | frame AUC (paper protocol) | every seed | global min-max | macro "
+        "| PSNR only | EER | Δ vs reference [95% CI] | train min |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for name, v in summary["variants"].items():
+        every = ", ".join(f"{100 * x:.1f}" for x in v["frame_auc"]["values"] if x is not None)
+        vs = v.get("vs_reference")
+        delta = (
+            f"{100 * vs['mean_diff']:+.1f} [{100 * vs['ci'][0]:+.1f}, {100 * vs['ci'][1]:+.1f}]"
+            if vs
+            else "(reference)"
+            if name == summary["reference"]
+            else ""
+        )
+        label = name + (" (beyond the paper)" if v["beyond_paper"] else "")
+        lines.append(
+            f"| {label} | {len(v['seeds'])} | {_pm(v['frame_auc'])} | {every} "
+            f"| {_pm(v['frame_auc_global'])} | {_pm(v['frame_auc_macro'])} "
+            f"| {_pm(v['psnr_auc'])} | {_pm(v['eer'])} | {delta} "
+            f"| {_pm(v['train_minutes'], 1.0, 0)} |"
+        )
+    return "\n".join(lines)
+
+
+def plot(summary: dict[str, Any], path: Path) -> Path:
+    """Every seed's paper-protocol frame AUC per variant, with mean ± std."""
+    from matplotlib.figure import Figure
+
+    names = list(summary["variants"])
+    fig = Figure(figsize=(7, 0.5 + 0.45 * len(names)))
+    ax = fig.subplots()
+    for i, name in enumerate(names):
+        stats = summary["variants"][name]["frame_auc"]
+        vals = [100 * x for x in stats["values"] if x is not None]
+        ax.plot(vals, [i] * len(vals), "o", color="C0", alpha=0.6)
+        if stats["std"] is not None:
+            m, s = 100 * stats["mean"], 100 * stats["std"]
+            ax.errorbar([m], [i], xerr=[s], fmt="|", color="k", capsize=4)
+    ax.set_yticks(range(len(names)), names)
+    ax.invert_yaxis()
+    ax.set_xlabel("frame AUC, paper protocol (%)")
+    ax.set_title(f"study {summary['study']}: every seed (dots), mean ± std (bars)", fontsize=10)
+    ax.grid(axis="x", alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    return path
