@@ -16,9 +16,10 @@ import time
 
 import torch
 
-from mnad_lite.config import preset
+from mnad_lite.engine.config import preset
+from mnad_lite.engine.runtime import pick_device
+from mnad_lite.losses import total_loss
 from mnad_lite.model import MNAD
-from mnad_lite.train import pick_device, total_loss
 
 
 def sync(device: torch.device) -> None:

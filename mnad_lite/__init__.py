@@ -1,30 +1,84 @@
 """mnad_lite: a small, faithful, fast reproduction of MNAD (Park, Noh and Ham, CVPR 2020).
 
-Modules, one job each:
+The package reads as layers; each imports only the layers above it in this list:
 
-- :mod:`mnad_lite.memory`: the memory read, update and losses (Eqs. 1-5, 10-13)
-- :mod:`mnad_lite.model`: the U-Net encoder/decoder around the memory
-- :mod:`mnad_lite.scoring`: PSNR, feature distance, scores and AUCs (Eqs. 6-7, 14-17)
-- :mod:`mnad_lite.checkpoint`: safe, atomic checkpoints
-- :mod:`mnad_lite.data`: datasets, the synthetic benchmark, your own video
-- :mod:`mnad_lite.train`, :mod:`mnad_lite.evaluate`: the pipeline; :mod:`mnad_lite.cli`
+1. the method: :mod:`~mnad_lite.memory` (Eqs. 1-5, 10-13, 15), :mod:`~mnad_lite.model`,
+   :mod:`~mnad_lite.losses` (Eqs. 8-9), :mod:`~mnad_lite.scoring` (Eqs. 6-7, 14, 16-17),
+   :mod:`~mnad_lite.metrics` (AUCs, EER, AP, pixel and per-kind AUC); and
+   :mod:`~mnad_lite.data` (datasets, clips, the synthetic benchmark, your own video);
+2. the engine, :mod:`mnad_lite.engine`: configuration, checkpoints, runtime, training,
+   inference;
+3. reporting, :mod:`mnad_lite.report`: ``scores.csv``/``eval.json``, tables, figures;
+4. pipelines, :mod:`mnad_lite.pipeline`: evaluation, studies, the demo;
+5. the command line (:mod:`mnad_lite.cli`) and the course (:mod:`mnad_lite.course`).
+
+The names below are imported lazily, so ``python -m mnad_lite --help`` starts without
+importing torch.
 """
 
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from mnad_lite.errors import CheckpointError, ConfigError, DataError, MNADError
-from mnad_lite.memory import Memory, compactness_loss, read, separateness_loss, update
-from mnad_lite.model import MNAD
 
 __version__ = "0.1.0"
+
+#: Public name -> the module that defines it.
+_LAZY = {
+    "MNAD": "mnad_lite.model",
+    "Memory": "mnad_lite.memory",
+    "read": "mnad_lite.memory",
+    "update": "mnad_lite.memory",
+    "compactness_loss": "mnad_lite.memory",
+    "separateness_loss": "mnad_lite.memory",
+    "feature_distance": "mnad_lite.memory",
+    "Config": "mnad_lite.engine.config",
+    "preset": "mnad_lite.engine.config",
+    "train": "mnad_lite.engine.train",
+    "load_run": "mnad_lite.engine.inference",
+    "score_videos": "mnad_lite.engine.inference",
+    "evaluate": "mnad_lite.pipeline.evaluation",
+}
+
+if TYPE_CHECKING:
+    from mnad_lite.engine.config import Config, preset
+    from mnad_lite.engine.inference import load_run, score_videos
+    from mnad_lite.engine.train import train
+    from mnad_lite.memory import (
+        Memory,
+        compactness_loss,
+        feature_distance,
+        read,
+        separateness_loss,
+        update,
+    )
+    from mnad_lite.model import MNAD
+    from mnad_lite.pipeline.evaluation import evaluate
 
 __all__ = [
     "MNAD",
     "CheckpointError",
+    "Config",
     "ConfigError",
     "DataError",
     "MNADError",
     "Memory",
     "compactness_loss",
+    "evaluate",
+    "feature_distance",
+    "load_run",
+    "preset",
     "read",
+    "score_videos",
     "separateness_loss",
+    "train",
     "update",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

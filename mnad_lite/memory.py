@@ -7,7 +7,7 @@ name           symbol      shape
 ============== =========== ======================================================
 queries        q_t^k       [N, C]   L2-normalised rows, N = B*H*W query vectors
 items          p_m         [M, C]   L2-normalised rows, M = num_items, C = feat_dim
-scores         p_m . q^k   [N, M]   similarity, computed once per forward pass
+similarity     p_m . q^k   [N, M]   computed once per forward pass
 read_weights   w^{k,m}     [N, M]   softmax over items (Eq. 1)
 update_weights v^{k,m}     [N, M]   softmax over queries (Eq. 3)
 ============== =========== ======================================================
@@ -24,18 +24,13 @@ function here treats ``items`` as a constant (detached).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from mnad_lite.errors import MNADError
-
-WeightNorm = Literal["all", "assigned"]
-WEIGHT_NORMS = ("all", "assigned")
-LossForm = Literal["code", "paper"]
-LOSS_FORMS = ("code", "paper")
+from mnad_lite.forms import WEIGHT_NORMS, Form, WeightNorm, check_form
 
 
 def _check(queries: Tensor, items: Tensor) -> None:
@@ -65,7 +60,7 @@ TRIPLET_EPS = 1e-6  # torch's triplet margin loss adds this inside the norms
 class _Geometry:
     """What the equations need about queries [N, C] and items [M, C], computed once."""
 
-    scores: Tensor  # p_m . q^k   [N, M]; carries the gradient to the queries
+    similarity: Tensor  # p_m . q^k   [N, M]; carries the gradient to the queries
     nearest: Tensor  # Eq. 11: p = argmax_m w^{k,m}   [N]
     q_sq: Tensor  # ||q^k||^2   [N]
     q_sum: Tensor  # sum_c q^k_c   [N] (for the triplet loss's eps)
@@ -75,12 +70,12 @@ class _Geometry:
 
 def _geometry(queries: Tensor, items: Tensor) -> _Geometry:
     items = items.detach()
-    scores = similarity(queries, items)  # the one similarity matrix   [N, M]
+    sim = similarity(queries, items)  # the one similarity matrix   [N, M]
     return _Geometry(
-        scores=scores,
-        # softmax is monotonic, so the argmax of w is that of the scores; ties go to the
+        similarity=sim,
+        # softmax is monotonic, so the argmax of w is that of the similarities; ties go to the
         # lowest item index
-        nearest=scores.detach().argmax(dim=1),
+        nearest=sim.detach().argmax(dim=1),
         q_sq=queries.square().sum(1),
         q_sum=queries.sum(1),
         p_sq=items.square().sum(1),
@@ -89,8 +84,8 @@ def _geometry(queries: Tensor, items: Tensor) -> _Geometry:
 
 
 def _read(g: _Geometry, items: Tensor) -> tuple[Tensor, Tensor]:
-    # Eq. 1: w^{k,m} = softmax_m(scores)   [N, M]; detached, as in the authors' code.
-    read_weights = F.softmax(g.scores, dim=1).detach()
+    # Eq. 1: w^{k,m} = softmax_m(similarity)   [N, M]; detached, as in the authors' code.
+    read_weights = F.softmax(g.similarity, dim=1).detach()
     # Eq. 2: p̂^k = sum_m w^{k,m} p_m   [N, C]
     return read_weights @ items.detach(), read_weights
 
@@ -98,40 +93,42 @@ def _read(g: _Geometry, items: Tensor) -> tuple[Tensor, Tensor]:
 def _update(
     g: _Geometry, queries: Tensor, items: Tensor, weight_norm: WeightNorm = "all"
 ) -> Tensor:
-    scores, queries, items = g.scores.detach(), queries.detach(), items.detach()
-    assigned = F.one_hot(g.nearest, items.shape[0]).to(scores.dtype)  # Eq. 4: U^m   [N, M]
-    update_weights = F.softmax(scores, dim=0)  # Eq. 3: softmax over queries   [N, M]
+    sim, queries, items = g.similarity.detach(), queries.detach(), items.detach()
+    assigned = F.one_hot(g.nearest, items.shape[0]).to(sim.dtype)  # Eq. 4: U^m   [N, M]
+    update_weights = F.softmax(sim, dim=0)  # Eq. 3: softmax over queries   [N, M]
     if weight_norm == "all":  # authors' code: max over all queries
         peak = update_weights.amax(dim=0)  # [M]
     elif weight_norm == "assigned":  # paper text, Eq. 5: max over U^m
         peak = (update_weights * assigned).amax(dim=0)  # [M], 0 where U^m is empty
     else:
         raise MNADError(f"weight_norm must be one of {WEIGHT_NORMS}, got {weight_norm!r}")
-    scaled = update_weights / peak.clamp_min(torch.finfo(scores.dtype).tiny)  # Eq. 5: v'
+    scaled = update_weights / peak.clamp_min(torch.finfo(sim.dtype).tiny)  # Eq. 5: v'
     delta = (scaled * assigned).t() @ queries  # sum_{k in U^m} v'^{k,m} q^k   [M, C]
     return F.normalize(items + delta, dim=1)  # Eq. 4 with f = L2 normalisation
 
 
 def _second(g: _Geometry) -> Tensor:
     # Eq. 13: n = argmax_{m != p} w^{k,m}.   [N]
-    return g.scores.detach().scatter(1, g.nearest[:, None], float("-inf")).argmax(dim=1)
+    return g.similarity.detach().scatter(1, g.nearest[:, None], float("-inf")).argmax(dim=1)
 
 
 def _sq_distance(g: _Geometry, idx: Tensor, feat_dim: int, eps: float = 0.0) -> Tensor:
     # ||q^k - p_idx(k) + eps||^2 from the score matrix, without gathering [N, C] items:
     # ||q||^2 + ||p||^2 - 2 p.q + 2 eps (sum q - sum p) + C eps^2.   [N]
-    sq = g.q_sq + g.p_sq[idx] - 2 * g.scores.gather(1, idx[:, None])[:, 0]
+    sq = g.q_sq + g.p_sq[idx] - 2 * g.similarity.gather(1, idx[:, None])[:, 0]
     if eps:
         sq = sq + 2 * eps * (g.q_sum - g.p_sum[idx]) + feat_dim * eps**2
     return sq.clamp_min(0)
 
 
-def _compactness(sq_nearest: Tensor, feat_dim: int, form: LossForm = "code") -> Tensor:
-    if form == "code":  # Eq. 10, authors' form: mean squared error to the nearest item
-        return sq_nearest.mean() / feat_dim
-    if form == "paper":  # Eq. 10 as printed: ||q^k - p_p||_2, averaged over the queries
-        return sq_nearest.clamp_min(1e-12).sqrt().mean()
-    raise MNADError(f"loss form must be one of {LOSS_FORMS}, got {form!r}")
+def _nearest_term(sq_nearest: Tensor, feat_dim: int, form: Form = "code") -> Tensor:
+    # The one formula behind Eq. 10 (training) and Eq. 15 (scoring), over the last axis
+    # of ||q^k - p_p||^2 [..., K]: "code", the mean squared error (sum over C, mean over
+    # the queries, / C); "paper", the mean L2 norm ||q^k - p_p||_2.   [...]
+    if form == "code":
+        return sq_nearest.mean(dim=-1) / feat_dim
+    check_form("form", form)
+    return sq_nearest.clamp_min(1e-12).sqrt().mean(dim=-1)
 
 
 def _hinge(g: _Geometry, feat_dim: int, margin: float = 1.0) -> Tensor:
@@ -156,17 +153,17 @@ def _diagnostics(g: _Geometry, read_weights: Tensor, hinge: Tensor | None) -> di
     ``max_read_sum``: sum of max_m w^{k,m} (Eq. 1); ``hinge_active_sum``: queries whose
     Eq. 12 hinge is active (> 0); ``queries``: N. See :func:`summarize_diagnostics`.
     """
-    n, m = g.scores.shape
+    n, m = g.similarity.shape
     return {
         "nearest_count": torch.bincount(g.nearest, minlength=m).to(torch.float64),
-        "cos_sum": g.scores.detach().gather(1, g.nearest[:, None]).sum().double(),
+        "cos_sum": g.similarity.detach().gather(1, g.nearest[:, None]).sum().double(),
         "max_read_sum": read_weights.amax(dim=1).sum().double(),
         "hinge_active_sum": (
             (hinge > 0).sum().double()
             if hinge is not None
-            else g.scores.new_zeros((), dtype=torch.float64)
+            else g.similarity.new_zeros((), dtype=torch.float64)
         ),
-        "queries": torch.tensor(float(n), dtype=torch.float64, device=g.scores.device),
+        "queries": torch.tensor(float(n), dtype=torch.float64, device=g.similarity.device),
     }
 
 
@@ -241,7 +238,23 @@ def update(queries: Tensor, items: Tensor, weight_norm: WeightNorm = "all") -> T
     return _update(_geometry(queries, items), queries, items, weight_norm)
 
 
-def compactness_loss(queries: Tensor, items: Tensor, form: LossForm = "code") -> Tensor:
+def nearest_items(queries: Tensor, items: Tensor) -> Tensor:
+    """Eq. 11: ``p = argmax_m w^{k,m}``, each query's nearest item: ``[N, C] x [M, C] -> [N]``.
+
+    The softmax is monotonic, so this is the argmax of the similarities; ties go to the
+    lowest item index.
+    """
+    return _geometry(queries.detach(), items).nearest
+
+
+def flatten_queries(query_map: Tensor) -> Tensor:
+    """A query map ``[B, C, h, w]`` as query vectors ``[N, C]``, N = B*h*w (frame-major)."""
+    if query_map.ndim != 4:
+        raise MNADError(f"a query map must be [B, C, h, w], got {tuple(query_map.shape)}")
+    return query_map.permute(0, 2, 3, 1).reshape(-1, query_map.shape[1])
+
+
+def compactness_loss(queries: Tensor, items: Tensor, form: Form = "code") -> Tensor:
     """Feature compactness loss, Eqs. 10-11, authors' form: ``mean((q^k - p_p)^2)``.
 
     ``p_p`` is each query's nearest item (Eq. 11). The mean runs over the N queries and
@@ -256,7 +269,7 @@ def compactness_loss(queries: Tensor, items: Tensor, form: LossForm = "code") ->
         Scalar tensor.
     """
     g = _geometry(queries, items)
-    return _compactness(_sq_distance(g, g.nearest, queries.shape[1]), queries.shape[1], form)
+    return _nearest_term(_sq_distance(g, g.nearest, queries.shape[1]), queries.shape[1], form)
 
 
 def separateness_loss(queries: Tensor, items: Tensor, margin: float = 1.0) -> Tensor:
@@ -276,19 +289,22 @@ def separateness_loss(queries: Tensor, items: Tensor, margin: float = 1.0) -> Te
     return _separateness(_hinge(_geometry(queries, items), queries.shape[1], margin))
 
 
-def feature_distance(queries: Tensor, items: Tensor, batch_size: int = 1) -> Tensor:
-    """Per-frame feature distance D, Eq. 15 in the authors' form (scoring side).
+def feature_distance(
+    queries: Tensor, items: Tensor, batch_size: int = 1, form: Form = "code"
+) -> Tensor:
+    """Per-frame feature distance D, Eq. 15: ``D = (1/K) sum_k ||q^k - p_p||_2``.
 
-    The mean squared distance of a frame's queries to their nearest items, i.e. the
-    compactness loss of that frame alone. ``queries`` ``[B*K, C]`` hold ``batch_size``
-    frames of K queries each, in order.
+    ``form="code"`` (default, the authors' scoring): the mean *squared* distance of a
+    frame's queries to their nearest items, i.e. the compactness loss of that frame
+    alone (Eq. 10, same formula); ``form="paper"``: the mean L2 distance, as printed.
+    ``queries`` ``[B*K, C]`` hold ``batch_size`` frames of K queries each, in order.
 
     Returns:
         ``[B]`` distances.
     """
     g = _geometry(queries.detach(), items)
-    sq = _sq_distance(g, g.nearest, queries.shape[1])
-    return sq.reshape(batch_size, -1).mean(dim=1) / queries.shape[1]
+    sq = _sq_distance(g, g.nearest, queries.shape[1])  # ||q^k - p_p||^2   [B*K]
+    return _nearest_term(sq.reshape(batch_size, -1), queries.shape[1], form)
 
 
 def init_items(num_items: int, feat_dim: int, generator: torch.Generator | None = None) -> Tensor:
@@ -309,7 +325,8 @@ class MemoryOutput:
         read_weights: w (Eq. 1), ``[B, H*W, M]``.
         compactness: L_compact (Eq. 10), scalar.
         separateness: L_separate (Eq. 12), scalar (0 when M < 2).
-        distance: per-frame feature distance D (Eq. 15), ``[B]``.
+        distance: per-frame feature distance D (Eq. 15, in the memory's
+            ``distance_form``), ``[B]``.
         diagnostics: sums over the queries of what the memory is doing (item usage,
             collapse, read sharpness, active hinges); see :func:`summarize_diagnostics`.
     """
@@ -332,6 +349,7 @@ class Memory(nn.Module):
         weight_norm: ``"all"`` (authors' code) or ``"assigned"`` (paper text) for Eq. 5.
         margin: alpha of Eq. 12.
         loss_form: ``"code"`` (mean squared error) or ``"paper"`` (L2 norm) for Eq. 10.
+        distance_form: the same choice for the feature distance D of Eq. 15 (scoring).
         generator: optional RNG for the initial items.
 
     The items live in the buffer ``items`` ``[M, C]``: saved with the state_dict, never
@@ -347,20 +365,22 @@ class Memory(nn.Module):
         feat_dim: int = 512,
         weight_norm: WeightNorm = "all",
         margin: float = 1.0,
-        loss_form: LossForm = "code",
+        loss_form: Form = "code",
         generator: torch.Generator | None = None,
+        distance_form: Form = "code",
     ) -> None:
         super().__init__()
         if num_items < 1 or feat_dim < 1:
             raise MNADError(f"num_items and feat_dim must be >= 1, got {num_items}, {feat_dim}")
         if weight_norm not in WEIGHT_NORMS:
             raise MNADError(f"weight_norm must be one of {WEIGHT_NORMS}, got {weight_norm!r}")
+        check_form("loss_form", loss_form)
+        check_form("distance_form", distance_form)
         self.num_items, self.feat_dim = num_items, feat_dim
         self.weight_norm: WeightNorm = weight_norm
         self.margin = margin
-        if loss_form not in LOSS_FORMS:
-            raise MNADError(f"loss_form must be one of {LOSS_FORMS}, got {loss_form!r}")
-        self.loss_form: LossForm = loss_form
+        self.loss_form: Form = loss_form
+        self.distance_form: Form = distance_form
         self.register_buffer("items", init_items(num_items, feat_dim, generator))
 
     def extra_repr(self) -> str:
@@ -379,22 +399,23 @@ class Memory(nn.Module):
         device_type = x.device.type if x.device.type in ("cuda", "mps", "xpu") else "cpu"
         with torch.autocast(device_type=device_type, enabled=False):  # the memory in float32
             qmap = F.normalize(x.float(), dim=1)  # L2 normalisation of every query
-            queries = qmap.permute(0, 2, 3, 1).reshape(-1, c)  # [N, C], N = B*H*W
+            queries = flatten_queries(qmap)  # [N, C], N = B*H*W
             items = self.items.detach().clone()  # the update below writes self.items
-            g = _geometry(queries, items)  # scores [N, M] and norms, once per pass
+            g = _geometry(queries, items)  # similarities [N, M] and norms, once per pass
             read_items, read_weights = _read(g, items)  # Eqs. 1-2   [N, C], [N, M]
             features = torch.cat(
                 [qmap, read_items.reshape(b, h, w, c).permute(0, 3, 1, 2)], dim=1
             )  # [B, 2C, H, W]
             sq_nearest = _sq_distance(g, g.nearest, c)  # ||q - p_p||^2   [N]
-            compactness = _compactness(sq_nearest, c, self.loss_form)  # Eq. 10
+            compactness = _nearest_term(sq_nearest, c, self.loss_form)  # Eq. 10
             hinge = _hinge(g, c, self.margin) if self.num_items >= 2 else None
             if hinge is not None:
                 separateness = _separateness(hinge)  # Eq. 12
             else:
                 separateness = queries.new_zeros(())
+            per_frame = sq_nearest.detach().reshape(b, -1)  # [B, K]
+            distance = _nearest_term(per_frame, c, self.distance_form)  # Eq. 15   [B]
             diagnostics = _diagnostics(g, read_weights, hinge)
-            distance = sq_nearest.detach().reshape(b, -1).mean(dim=1) / c  # Eq. 15, per frame
             if self.training if update is None else update:
                 self.items.copy_(_update(g, queries, items, self.weight_norm))  # Eqs. 3-5
         return MemoryOutput(

@@ -24,7 +24,8 @@ import torch
 from torch import Tensor, nn
 
 from mnad_lite.errors import MNADError
-from mnad_lite.memory import LossForm, Memory, MemoryOutput, WeightNorm
+from mnad_lite.forms import Form
+from mnad_lite.memory import Memory, MemoryOutput, WeightNorm
 
 Method = Literal["pred", "recon"]
 METHODS = ("pred", "recon")
@@ -151,7 +152,8 @@ class MNAD(nn.Module):
         num_items: M, memory items.
         use_memory: False gives the no-memory baseline (the decoder reads the raw
             encoder output, C channels).
-        weight_norm, loss_form, margin: passed to :class:`mnad_lite.memory.Memory`.
+        weight_norm, loss_form, margin, distance_form: passed to
+            :class:`mnad_lite.memory.Memory`.
 
     ``forward(x, update_memory=None)`` takes ``[B, in_channels * (t_length - 1), H, W]``
     (``[B, in_channels, H, W]`` for recon), H and W divisible by 8.
@@ -166,8 +168,9 @@ class MNAD(nn.Module):
         num_items: int = 10,
         use_memory: bool = True,
         weight_norm: WeightNorm = "all",
-        loss_form: LossForm = "code",
+        loss_form: Form = "code",
         margin: float = 1.0,
+        distance_form: Form = "code",
     ) -> None:
         super().__init__()
         if method not in METHODS:
@@ -186,7 +189,16 @@ class MNAD(nn.Module):
         self.input_channels = in_channels * max(t_length - 1, 1)
         self.encoder = Encoder(self.input_channels, width)
         self.memory = (
-            Memory(num_items, self.feat_dim, weight_norm, margin, loss_form) if use_memory else None
+            Memory(
+                num_items,
+                self.feat_dim,
+                weight_norm,
+                margin,
+                loss_form,
+                distance_form=distance_form,
+            )
+            if use_memory
+            else None
         )
         dec_in = 2 * self.feat_dim if use_memory else self.feat_dim
         self.decoder = Decoder(dec_in, in_channels, width, skips=(method == "pred"))

@@ -18,10 +18,10 @@ from pathlib import Path
 
 import torch
 
-from mnad_lite.config import preset
-from mnad_lite.evaluate import evaluate
-from mnad_lite.scoring import TABLE_KEYS
-from mnad_lite.train import train
+from mnad_lite.engine.config import preset
+from mnad_lite.engine.train import train
+from mnad_lite.metrics import TABLE_KEYS
+from mnad_lite.pipeline.evaluation import evaluate
 
 VARIANTS = {"memory": {}, "no-memory": {"use_memory": False}}
 

@@ -17,11 +17,15 @@ from torch.overrides import TorchFunctionMode
 from mnad_lite.errors import MNADError
 from mnad_lite.memory import (
     Memory,
+    accumulate_diagnostics,
     compactness_loss,
     feature_distance,
+    flatten_queries,
     init_items,
+    nearest_items,
     read,
     separateness_loss,
+    summarize_diagnostics,
     update,
 )
 
@@ -328,3 +332,92 @@ def test_single_item_memory_has_no_separateness():
     mem = Memory(num_items=1, feat_dim=4).train()
     out = mem(torch.randn(1, 4, 2, 2))
     assert out.separateness.item() == 0.0 and out.compactness.item() > 0
+
+
+# --- Eq. 15 in both forms, Eq. 11, query flattening, diagnostics ---------------------------
+
+
+def ref_distance(queries, items, form):
+    """Eq. 15 over one frame's queries: (1/K) sum_k ||q^k - p_p||_2 (paper) or the mean
+    squared distance per channel (code)."""
+    rows = as_lists(items)
+    d = [
+        [a - b for a, b in zip(q, rows[nearest_two(q, rows)[0]], strict=True)]
+        for q in as_lists(queries)
+    ]
+    if form == "paper":
+        return sum(norm(x) for x in d) / len(d)
+    return sum(dot(x, x) for x in d) / (len(d) * len(d[0]))
+
+
+@pytest.mark.parametrize("form", ["code", "paper"])
+def test_feature_distance_matches_eq_15(qp, form):
+    queries, items = qp
+    expected = ref_distance(queries, items, form)
+    assert feature_distance(queries, items, form=form).item() == pytest.approx(expected, abs=ATOL)
+
+
+@pytest.mark.parametrize("form", ["code", "paper"])
+def test_memory_distance_follows_its_form(form):
+    torch.manual_seed(5)
+    mem = Memory(num_items=4, feat_dim=6, distance_form=form).eval()
+    x = torch.randn(2, 6, 3, 3)
+    out = mem(x)
+    for b in range(2):
+        q = flatten_queries(F.normalize(x[b : b + 1], dim=1))
+        assert out.distance[b].item() == pytest.approx(ref_distance(q, mem.items, form), abs=ATOL)
+
+
+def test_nearest_items_and_flatten_queries():
+    queries, items = unit_rows(25, 5, 3), unit_rows(4, 5, 4)
+    rows = as_lists(items)
+    expected = [nearest_two(q, rows)[0] for q in as_lists(queries)]
+    assert nearest_items(queries, items).tolist() == expected
+    qmap = torch.arange(2 * 3 * 2 * 2.0).reshape(2, 3, 2, 2)  # [B, C, h, w]
+    flat_q = flatten_queries(qmap)
+    assert flat_q.shape == (8, 3)
+    assert flat_q[5].tolist() == qmap[1, :, 0, 1].tolist()  # frame 1, row 0, column 1
+    with pytest.raises(MNADError, match=r"\[B, C, h, w\]"):
+        flatten_queries(torch.zeros(3, 4))
+
+
+def test_diagnostics_match_their_definitions():
+    torch.manual_seed(6)
+    mem = Memory(num_items=5, feat_dim=8).eval()
+    x = torch.randn(2, 8, 4, 4)
+    out = mem(x)
+    q = flatten_queries(F.normalize(x, dim=1))
+    qs, rows = as_lists(q), as_lists(mem.items)
+    near = [nearest_two(v, rows) for v in qs]
+    counts = [sum(1 for p, _ in near if p == m) for m in range(5)]
+    share = [c / len(qs) for c in counts]
+    weights = [
+        [math.exp(dot(p, v)) / sum(math.exp(dot(r, v)) for r in rows) for p in rows] for v in qs
+    ]
+    hinge = [
+        norm([a - b for a, b in zip(v, rows[p], strict=True)])
+        - norm([a - b for a, b in zip(v, rows[n], strict=True)])
+        + 1.0
+        for v, (p, n) in zip(qs, near, strict=True)
+    ]
+    got = summarize_diagnostics(accumulate_diagnostics(None, out.diagnostics))
+    assert got["items_used"] == sum(s >= 0.01 for s in share)
+    entropy = -sum(s * math.log(s) for s in share if s)
+    assert got["usage_entropy"] == pytest.approx(entropy, abs=1e-6)
+    cos = [dot(v, rows[p]) for v, (p, _) in zip(qs, near, strict=True)]
+    assert got["cos_nearest"] == pytest.approx(sum(cos) / len(qs), abs=ATOL)
+    assert got["max_read_weight"] == pytest.approx(sum(map(max, weights)) / len(qs), abs=ATOL)
+    assert got["hinge_active"] == pytest.approx(sum(h > 0 for h in hinge) / len(qs), abs=1e-9)
+    # two passes accumulate: the same pass twice gives the same means and double counts
+    twice = accumulate_diagnostics(accumulate_diagnostics(None, out.diagnostics), out.diagnostics)
+    assert summarize_diagnostics(twice) == pytest.approx(got)
+    assert float(twice["queries"]) == 2 * len(qs)
+
+
+def test_collapsed_queries_show_in_the_diagnostics():
+    """Every query on item 0: one item used, entropy 0, cos 1."""
+    mem = Memory(num_items=4, feat_dim=6).eval()
+    x = mem.items[0].reshape(1, 6, 1, 1).repeat(1, 1, 3, 3) * 2.0
+    got = summarize_diagnostics(accumulate_diagnostics(None, mem(x).diagnostics))
+    assert got["items_used"] == 1 and got["usage_entropy"] == 0.0
+    assert got["cos_nearest"] == pytest.approx(1.0, abs=1e-6)

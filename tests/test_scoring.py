@@ -14,19 +14,21 @@ import torch
 from sklearn.metrics import average_precision_score, roc_auc_score
 
 from mnad_lite.errors import MNADError
-from mnad_lite.scoring import (
+from mnad_lite.metrics import (
     TABLE_KEYS,
-    anomaly_score,
     average_precision,
     eer_threshold,
     equal_error_rate,
     evaluation_table,
     frame_auc,
+    single_class_videos,
+)
+from mnad_lite.scoring import (
+    anomaly_score,
     minmax,
     normalize,
     psnr,
     regular_score,
-    single_class_videos,
 )
 
 
@@ -222,7 +224,7 @@ DISTANCES = RNG.uniform(0, 0.1, 20)
 
 @pytest.mark.parametrize("lam", [0.0, 0.6, 0.7, 1.0])
 def test_anomaly_score_matches_eq_16(lam):
-    got = anomaly_score(VALUES, DISTANCES, VIDEOS, lam=lam)
+    got = anomaly_score(VALUES, DISTANCES, VIDEOS, lambda_score=lam)
     g_p = ref_normalize_per_video(VALUES, VIDEOS)
     g_d = ref_normalize_per_video(DISTANCES, VIDEOS)
     expected = [lam * (1 - g_p[i]) + (1 - lam) * g_d[i] for i in range(len(VALUES))]
@@ -250,7 +252,7 @@ def test_anomaly_score_psnr_only():
 @pytest.mark.parametrize("lam", [-0.1, 1.5])
 def test_anomaly_score_rejects_lambda_out_of_range(lam):
     with pytest.raises(MNADError):
-        anomaly_score(VALUES, DISTANCES, VIDEOS, lam=lam)
+        anomaly_score(VALUES, DISTANCES, VIDEOS, lambda_score=lam)
 
 
 # --- frame AUC -------------------------------------------------------------------------------
@@ -455,7 +457,7 @@ def offset_videos():
 
 def test_evaluation_table_keys_and_values():
     p, d, y, v = offset_videos()
-    table = evaluation_table(p, d, y, v, lam=0.6)
+    table = evaluation_table(p, d, y, v, lambda_score=0.6)
     assert set(table) == {
         "frame_auc",
         "frame_auc_global",
@@ -496,3 +498,26 @@ def test_evaluation_table_counts_single_class_videos():
     table = evaluation_table(p, d, y, v)
     assert table["macro_videos_skipped"] == 1.0
     assert table["frame_auc_macro"] == pytest.approx(1.0)
+
+
+def test_frame_error_is_the_squared_error_on_unit_frames():
+    from mnad_lite.scoring import frame_error
+
+    pred, target = random_frames((2, 3, 4, 5), seed=11)
+    expected = ((pred + 1) / 2 - (target + 1) / 2) ** 2
+    torch.testing.assert_close(frame_error(pred, target), expected)
+    mse = expected.flatten(1).mean(1)
+    torch.testing.assert_close(psnr(pred, target), 10 * torch.log10(1 / mse))
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_rank_auc_equals_sklearn_with_ties(seed):
+    from mnad_lite.metrics import rank_auc
+
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, 2, 300)
+    labels[:2] = (0, 1)
+    scores = rng.integers(0, 20, 300).astype(float)  # many ties
+    assert rank_auc(labels, scores) == pytest.approx(roc_auc_score(labels, scores), abs=1e-12)
+    with pytest.raises(MNADError, match="both"):
+        rank_auc(np.zeros(5), np.arange(5.0))

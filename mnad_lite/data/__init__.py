@@ -8,7 +8,8 @@
 - :func:`generate` writes the synthetic Ped2-like benchmark (:mod:`.synthetic`);
   :func:`extract_frames` turns a video file into the native layout (:mod:`.video`).
 
-``ClipDataset`` is imported lazily, so the command line does not pay for importing torch.
+``ClipDataset`` and ``split_clip`` are imported lazily, so the command line does not pay
+for importing torch.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from mnad_lite.data.synthetic import KINDS, generate, preview
 from mnad_lite.data.video import extract_frames
 
 if TYPE_CHECKING:
-    from mnad_lite.data.clips import ClipDataset
+    from mnad_lite.data.clips import ClipDataset, split_clip
 
 __all__ = [
     "KINDS",
@@ -38,12 +39,13 @@ __all__ = [
     "open_dataset",
     "preview",
     "set_default_cache",
+    "split_clip",
 ]
 
 
 def __getattr__(name: str):
-    if name == "ClipDataset":
-        from mnad_lite.data.clips import ClipDataset
+    if name in ("ClipDataset", "split_clip"):
+        from mnad_lite.data import clips
 
-        return ClipDataset
+        return getattr(clips, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -16,7 +16,7 @@ from torch.utils.data import Dataset
 
 from mnad_lite.data.dataset import Video
 from mnad_lite.data.frames import FrameCache, check_channels, check_size
-from mnad_lite.errors import ConfigError
+from mnad_lite.errors import ConfigError, DataError
 
 
 class ClipDataset(Dataset):
@@ -86,3 +86,17 @@ class ClipDataset(Dataset):
             for v in range(len(self.videos))
         ]
         return np.concatenate(parts).astype(np.uint8) if parts else np.zeros(0, np.uint8)
+
+
+def split_clip(clip: torch.Tensor, method: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """``[B, T, C, H, W]`` clips -> (input ``[B, (T-1)*C, H, W]``, target ``[B, C, H, W]``).
+
+    Prediction stacks the T-1 past frames on channels (frame-major, as the authors);
+    reconstruction reads and targets the single frame.
+    """
+    if clip.ndim != 5:
+        raise DataError(f"clips must be [B, T, C, H, W], got {tuple(clip.shape)}")
+    target = clip[:, -1]
+    if method == "recon":
+        return target, target
+    return clip[:, :-1].flatten(1, 2), target

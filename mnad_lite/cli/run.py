@@ -6,7 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
-from mnad_lite.config import PRESETS
+from mnad_lite.engine.config import PRESETS
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -86,8 +86,8 @@ def parse_overrides(items: list[str]) -> dict:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from mnad_lite.config import preset
-    from mnad_lite.train import train
+    from mnad_lite.engine.config import preset
+    from mnad_lite.engine.train import train
 
     overrides = parse_overrides(args.set)
     given = {"method": args.method, "epochs": args.epochs, "seed": args.seed, "device": args.device}
@@ -105,7 +105,8 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from mnad_lite.evaluate import evaluate, format_report
+    from mnad_lite.pipeline.evaluation import evaluate
+    from mnad_lite.report.tables import format_report
 
     report = evaluate(
         args.run,
@@ -128,14 +129,14 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from mnad_lite.demo import run_demo
+    from mnad_lite.pipeline.demo import run_demo
 
     run_demo(args.data, args.out, device=args.device)
     return 0
 
 
 def cmd_study(args: argparse.Namespace) -> int:
-    from mnad_lite.study import load_grid, markdown, run_study, summarize
+    from mnad_lite.pipeline.study import load_grid, markdown, run_study, summarize
 
     if args.summary_only:
         summary = summarize(args.out)

@@ -15,7 +15,7 @@ Without a front end (CI, a web page) a notebook calls the pure and plot function
 with the default values, so a static picture is always there; ipywidgets is imported only
 by the builders (it is an optional dependency, ``pip install mnad_lite[notebooks]``).
 
-The computations use the package (:mod:`mnad_lite.memory`, :func:`mnad_lite.train.total_loss`);
+The computations use the package (:mod:`mnad_lite.memory`, :func:`mnad_lite.losses.total_loss`);
 nothing here re-implements an equation.
 """
 
@@ -31,11 +31,18 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from mnad_lite.config import preset
 from mnad_lite.errors import MNADError
-from mnad_lite.memory import WEIGHT_NORMS, Memory, init_items, similarity, update
+from mnad_lite.losses import total_loss
+from mnad_lite.memory import (
+    WEIGHT_NORMS,
+    Memory,
+    feature_distance,
+    flatten_queries,
+    init_items,
+    nearest_items,
+    update,
+)
 from mnad_lite.model import ModelOutput
-from mnad_lite.train import total_loss
 
 __all__ = [
     "item_distances",
@@ -60,11 +67,6 @@ def one_thread() -> Iterator[None]:
         yield
     finally:
         torch.set_num_threads(before)
-
-
-def nearest_items(queries: Tensor, items: Tensor) -> Tensor:
-    """Eq. 11: index of each query's nearest item, ``[N, C] x [M, C] -> [N]`` int64."""
-    return similarity(queries, items).argmax(dim=1)
 
 
 def item_distances(items: Tensor) -> Tensor:
@@ -296,7 +298,7 @@ def toy_losses(
 
     ``num_queries`` free 2-D vectors start at :func:`toy_anchors` (3 clusters, the
     "normal patterns") and are optimised with Adam on
-    :func:`mnad_lite.train.total_loss`: ``L = L_rec + λ_c L_compact + λ_s L_separate``,
+    :func:`mnad_lite.losses.total_loss`: ``L = L_rec + λ_c L_compact + λ_s L_separate``,
     where the stand-in for the frame reconstruction ``L_rec`` is the mean squared
     distance of the queries to their anchors (the information the decoder needs). A
     :class:`mnad_lite.memory.Memory` with ``feat_dim = 2`` normalises the queries onto the
@@ -316,9 +318,6 @@ def toy_losses(
     """
     if num_items < 2:
         raise MNADError(f"the separateness loss needs num_items >= 2, got {num_items}")
-    config = preset(
-        "quick", lambda_compact=float(lambda_compact), lambda_separate=float(lambda_separate)
-    )
     with one_thread():
         anchors = toy_anchors(num_queries, clusters, seed=seed)  # [N, 2]
         raw = anchors.clone().requires_grad_(True)  # the "encoder output", trained
@@ -334,9 +333,9 @@ def toy_losses(
         terms: dict[str, list[float]] = {"loss": [], "rec": [], "compact": [], "separate": []}
         for _ in range(steps):
             mem = memory(raw.t().reshape(1, 2, 1, num_queries))  # [B=1, C=2, 1, N]; updates
-            q = mem.queries.reshape(2, num_queries).t()  # normalised queries [N, 2]
+            q = flatten_queries(mem.queries)  # normalised queries [N, 2]
             out = ModelOutput(prediction=q, queries=mem.queries, memory=mem)
-            loss = total_loss(out, anchors, config)  # Eq. 8
+            loss = total_loss(out, anchors, float(lambda_compact), float(lambda_separate))  # Eq. 8
             optimizer.zero_grad()
             loss["loss"].backward()
             optimizer.step()
@@ -345,9 +344,9 @@ def toy_losses(
             queries.append(F.normalize(raw.detach(), dim=1))
             items.append(memory.items.clone())
         q_all, p_all = torch.stack(queries), torch.stack(items)  # [S+1, N, 2], [S+1, M, 2]
-        nearest = similarity(q_all[-1], p_all[-1]).argmax(dim=1)
+        nearest = nearest_items(q_all[-1], p_all[-1])  # Eq. 11
         near_d = torch.stack(
-            [torch.cdist(q, p).min(dim=1).values.mean() for q, p in zip(q_all, p_all, strict=True)]
+            [feature_distance(q, p, form="paper")[0] for q, p in zip(q_all, p_all, strict=True)]
         )
         min_d = torch.stack([_used_min_distance(q, p) for q, p in zip(q_all, p_all, strict=True)])
     return {

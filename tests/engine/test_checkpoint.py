@@ -8,7 +8,13 @@ import numpy as np
 import pytest
 import torch
 
-from mnad_lite.checkpoint import FORMAT, VERSION, load_checkpoint, read_checkpoint, save_checkpoint
+from mnad_lite.engine.checkpoint import (
+    FORMAT,
+    VERSION,
+    load_checkpoint,
+    read_checkpoint,
+    save_checkpoint,
+)
 from mnad_lite.errors import CheckpointError, MNADError
 from mnad_lite.model import MNAD
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from mnad_lite.config import Config, preset
+from mnad_lite.engine.config import Config, preset
 
 #: The demo's configuration: the lite architecture, smaller frames, a short schedule.
 DEMO_OVERRIDES = {"size": (64, 96), "width": 16, "epochs": 4, "eval_batch_size": 16}
@@ -38,8 +38,9 @@ def run_demo(
 ) -> dict:
     """Generate (if needed), train, evaluate; print a short report. Returns eval.json's dict."""
     from mnad_lite.data import generate, open_dataset
-    from mnad_lite.evaluate import evaluate, format_report
-    from mnad_lite.train import train
+    from mnad_lite.engine.train import train
+    from mnad_lite.pipeline.evaluation import evaluate
+    from mnad_lite.report.tables import format_report
 
     data, out = Path(data), free_run_dir(Path(out))
     tic = time.perf_counter()

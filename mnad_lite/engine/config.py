@@ -18,11 +18,14 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import types
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from mnad_lite.errors import ConfigError
+from mnad_lite.forms import FORMS, WEIGHT_NORMS
 
 PRESETS = ("paper", "lite", "quick")
 
@@ -32,22 +35,63 @@ METHOD_DEFAULTS: dict[str, dict[str, Any]] = {
         "t_length": 5,
         "lambda_compact": 0.1,
         "lambda_separate": 0.1,
-        "lam": 0.6,
+        "lambda_score": 0.6,
         "gamma": 0.01,
     },
     "recon": {
         "t_length": 1,
         "lambda_compact": 0.01,
         "lambda_separate": 0.01,
-        "lam": 0.7,
+        "lambda_score": 0.7,
         "gamma": 0.015,
     },
 }
 
 
+BOOL_WORDS = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}
+#: Fields with a fixed set of values.
+CHOICES: dict[str, tuple[Any, ...]] = {
+    "preset": PRESETS,
+    "method": tuple(METHOD_DEFAULTS),
+    "channels": (1, 3),
+    "weight_norm": WEIGHT_NORMS,
+    "loss_form": FORMS,
+    "psnr_form": FORMS,
+    "score_form": FORMS,
+    "distance_form": FORMS,
+    "device": ("auto", "cpu", "cuda", "mps"),
+}
+#: Lower bounds of numeric fields (inclusive).
+MINIMUM: dict[str, float] = {
+    "t_length": 1,
+    "val_videos": 0,
+    "width": 1,
+    "num_items": 1,
+    "margin": 0.0,
+    "lambda_compact": 0.0,
+    "lambda_separate": 0.0,
+    "batch_size": 1,
+    "epochs": 0,
+    "max_steps": 1,
+    "num_workers": 0,
+    "num_threads": 1,
+    "lambda_score": 0.0,
+    "gamma": 0.0,
+    "eval_batch_size": 1,
+}
+#: Old field names still read from saved configurations.
+RENAMED = {"lam": "lambda_score"}
+
+
 @dataclass
 class Config:
-    """Everything a run depends on. Notation as in MNAD.md (lambda_compact = λ_c, ...)."""
+    """Everything a run depends on. Notation as in docs/notation.md (λ_c = lambda_compact).
+
+    Every field is checked against its type and allowed values when a Config is built,
+    loaded or overridden; a bad value raises a one-line :class:`ConfigError` naming the
+    field. Text is accepted where a command line gives it: booleans read
+    ``true/false/yes/no/1/0``, numbers their decimal form, ``none`` means None.
+    """
 
     preset: str = "lite"
     method: str = "pred"
@@ -76,30 +120,35 @@ class Config:
     channels_last: bool = True  # NHWC tensors: faster convolutions on CPU (1.2x here) and CUDA
     num_workers: int = 0
     num_threads: int | None = None  # CPU threads (None: torch's default); fixes determinism
-    # scoring (Eqs. 6-7, 16)
-    lam: float | None = None  # λ of Eq. 16
+    # scoring (Eqs. 6-7, 14-16)
+    lambda_score: float | None = None  # λ of Eq. 16
     gamma: float | None = None  # γ, test-time update threshold (Eq. 7)
     test_update: bool = True
+    psnr_form: str = "code"  # Eq. 14: "code" (peak 1) or "paper" (peak max Î)
+    score_form: str = "code"  # Eq. 6: "code" (squared error per element) or "paper" (L2)
+    distance_form: str = "code"  # Eq. 15: "code" (mean squared) or "paper" (mean L2)
     eval_batch_size: int = 8
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.size = tuple(int(s) for s in self.size)  # type: ignore[assignment]
-        if self.method not in METHOD_DEFAULTS:
-            raise ConfigError(f"method must be 'pred' or 'recon', got {self.method!r}")
+        hints = typing.get_type_hints(type(self))
+        for f in dataclasses.fields(self):
+            setattr(self, f.name, _coerce(f.name, getattr(self, f.name), hints[f.name]))
         for key, value in METHOD_DEFAULTS[self.method].items():
             if getattr(self, key) is None:
                 setattr(self, key, value)
-        if len(self.size) != 2 or any(s <= 0 or s % 8 for s in self.size):
+        if any(s % 8 for s in self.size):
             raise ConfigError(f"size must be (H, W) with both divisible by 8, got {self.size}")
-        if self.channels not in (1, 3):
-            raise ConfigError(f"channels must be 1 or 3, got {self.channels}")
-        if self.batch_size < 1 or self.epochs < 0 or self.width < 1 or self.num_items < 1:
-            raise ConfigError("batch_size, width and num_items must be >= 1, epochs >= 0")
+        if self.lambda_score > 1:
+            raise ConfigError(f"lambda_score must be in [0, 1], got {self.lambda_score}")
+        if self.lr <= 0:
+            raise ConfigError(f"lr must be > 0, got {self.lr}")
+        if self.method == "recon" and self.t_length != 1:
+            raise ConfigError(f"reconstruction uses t_length = 1, got {self.t_length}")
+        if self.method == "pred" and self.t_length < 2:
+            raise ConfigError(f"prediction needs t_length >= 2, got {self.t_length}")
         if self.use_memory and self.num_items < 2 and self.lambda_separate:
             raise ConfigError("the separateness loss needs num_items >= 2")
-        if self.device not in ("auto", "cpu", "cuda", "mps"):
-            raise ConfigError(f"device must be auto, cpu, cuda or mps, got {self.device!r}")
 
     # --- derived -------------------------------------------------------------------------
 
@@ -115,6 +164,7 @@ class Config:
             "weight_norm": self.weight_norm,
             "loss_form": self.loss_form,
             "margin": self.margin,
+            "distance_form": self.distance_form,
         }
 
     def to_dict(self) -> dict[str, Any]:
@@ -127,6 +177,7 @@ class Config:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Config:
+        data = {RENAMED.get(k, k): v for k, v in data.items()}
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
@@ -188,3 +239,73 @@ def preset(name: str = "lite", **overrides: Any) -> Config:
         raise ConfigError(f"preset must be one of {PRESETS}, got {name!r}")
     values = {**_PRESETS[name], **overrides}  # an explicit None is kept (e.g. max_steps)
     return Config.from_dict({**values, "preset": name})
+
+
+def _coerce(name: str, value: Any, hint: Any) -> Any:
+    """``value`` as the type ``hint`` of field ``name`` (text accepted), or a ConfigError."""
+    args = typing.get_args(hint)
+    optional = (typing.get_origin(hint) in (typing.Union, types.UnionType)) and type(None) in args
+    if optional:
+        if value is None or (isinstance(value, str) and value.lower() in ("none", "null")):
+            return None
+        hint = next(a for a in args if a is not type(None))
+    origin = typing.get_origin(hint)
+
+    def bad(expected: str) -> ConfigError:
+        return ConfigError(f"configuration field {name}: expected {expected}, got {value!r}")
+
+    if hint is bool:
+        if isinstance(value, bool):
+            out: Any = value
+        elif isinstance(value, int) and value in (0, 1):
+            out = bool(value)
+        elif isinstance(value, str) and value.lower() in BOOL_WORDS:
+            out = BOOL_WORDS[value.lower()]
+        else:
+            raise bad("true or false")
+    elif hint is int:
+        if isinstance(value, bool):
+            raise bad("an integer")
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        try:
+            out = int(value) if isinstance(value, (int, str)) else None
+        except ValueError:
+            out = None
+        if out is None:
+            raise bad("an integer")
+    elif hint is float:
+        if isinstance(value, bool):
+            raise bad("a number")
+        try:
+            out = float(value) if isinstance(value, (int, float, str)) else None
+        except ValueError:
+            out = None
+        if out is None or out != out or out in (float("inf"), float("-inf")):
+            raise bad("a finite number")
+    elif hint is str:
+        if not isinstance(value, str):
+            raise bad("text")
+        out = value
+    elif origin is tuple:
+        if isinstance(value, str):
+            value = value.lower().replace("x", ",").split(",")
+        try:
+            out = tuple(int(v) for v in value)
+        except (TypeError, ValueError):
+            raise bad("(H, W) as two integers") from None
+        if len(out) != 2 or min(out) <= 0:
+            raise bad("(H, W) as two positive integers")
+    elif origin is dict:
+        if not isinstance(value, dict):
+            raise bad("a mapping")
+        out = value
+    else:  # pragma: no cover - a field type this function does not know
+        raise ConfigError(f"configuration field {name}: unsupported type {hint}")
+    if name in CHOICES and out not in CHOICES[name]:
+        raise ConfigError(
+            f"configuration field {name}: must be one of {CHOICES[name]}, got {value!r}"
+        )
+    if name in MINIMUM and out < MINIMUM[name]:
+        raise ConfigError(f"configuration field {name}: must be >= {MINIMUM[name]}, got {value!r}")
+    return out

@@ -21,11 +21,10 @@ def build_parser() -> argparse.ArgumentParser:
         description="MNAD (memory-guided normality) for video anomaly detection.",
     )
     sub = parser.add_subparsers(dest="command", required=True)
-    from mnad_lite import commands
-    from mnad_lite.data import commands as data_commands
+    from mnad_lite.cli import data, run
 
-    commands.register(sub)
-    data_commands.register(sub)
+    run.register(sub)
+    data.register(sub)
     return parser
 
 

@@ -26,13 +26,11 @@ once.
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import json
 import math
 import os
 import platform
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,6 +39,8 @@ from typing import Any
 import numpy as np
 
 from mnad_lite.errors import ConfigError
+from mnad_lite.metrics import rank_auc
+from mnad_lite.report.results import read_scores_csv, write_text_atomic
 
 #: The per-run numbers the summary reports (keys of eval.json), in order.
 METRICS = ("frame_auc", "frame_auc_global", "frame_auc_macro", "psnr_auc", "eer")
@@ -122,7 +122,7 @@ class StudySpec:
 
     def config(self, variant: Variant, seed: int):
         """The :class:`~mnad_lite.config.Config` a variant trains with for ``seed``."""
-        from mnad_lite.config import preset
+        from mnad_lite.engine.config import preset
 
         trained = self.variant(variant.weights_from) if variant.weights_from else variant
         return preset(self.preset, **{**self.base, **trained.train, "seed": seed})
@@ -200,13 +200,6 @@ def load_grid(name_or_path: str | Path) -> StudySpec:
     return builtin_grid(str(name_or_path))
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    with os.fdopen(fd, "w") as fh:
-        fh.write(text)
-    os.replace(tmp, path)
-
-
 def _check_spec(out: Path, spec: StudySpec) -> None:
     """Refuse a study folder whose stored grid defines a variant differently."""
     stored_path = out / "study.json"
@@ -227,7 +220,7 @@ def _check_spec(out: Path, spec: StudySpec) -> None:
         names = {v.name for v in spec.variants}
         spec.variants += [v for v in stored.variants if v.name not in names]
     out.mkdir(parents=True, exist_ok=True)
-    _write_atomic(stored_path, json.dumps(spec.to_dict(), indent=2) + "\n")
+    write_text_atomic(stored_path, json.dumps(spec.to_dict(), indent=2) + "\n")
 
 
 def run_dir(out: Path, variant: Variant, seed: int) -> Path:
@@ -254,8 +247,8 @@ def run_study(
     """
     import torch
 
-    from mnad_lite.evaluate import evaluate
-    from mnad_lite.train import train
+    from mnad_lite.engine.train import train
+    from mnad_lite.pipeline.evaluation import evaluate
 
     out = Path(out)
     _check_spec(out, spec)
@@ -306,34 +299,12 @@ def _unfinished(run: Path, epochs: int) -> bool:
 # --- the summary --------------------------------------------------------------------------
 
 
-def _read_scores(path: Path) -> dict[str, np.ndarray]:
-    with open(path, newline="") as fh:
-        rows = list(csv.DictReader(fh))
-    return {
-        "video": np.array([r["video"] for r in rows]),
-        "frame": np.array([int(r["frame"]) for r in rows]),
-        "label": np.array([int(r["label"]) for r in rows]),
-        "score": np.array([float(r["score"]) for r in rows]),
-    }
-
-
 def _stats(values: list[float]) -> dict[str, Any]:
     arr = np.array([v for v in values if v is not None and not math.isnan(v)], dtype=float)
     if arr.size == 0:
         return {"mean": None, "std": None, "n": 0, "values": values}
     std = float(arr.std(ddof=1)) if arr.size > 1 else None
     return {"mean": float(arr.mean()), "std": std, "n": int(arr.size), "values": values}
-
-
-def _auc(labels: np.ndarray, scores: np.ndarray) -> float:
-    """ROC AUC by the rank-sum (Mann-Whitney) identity, ties counted half: equal to
-    sklearn's ``roc_auc_score`` and fast enough to bootstrap."""
-    from scipy.stats import rankdata
-
-    ranks = rankdata(scores)
-    pos = labels == 1
-    n1, n0 = int(pos.sum()), int((~pos).sum())
-    return float((ranks[pos].sum() - n1 * (n1 + 1) / 2) / (n1 * n0))
 
 
 def paired_bootstrap(
@@ -363,7 +334,7 @@ def paired_bootstrap(
             labels = r["label"][idx]
             if labels.min() == labels.max():
                 return None
-            out.append(_auc(labels, v["score"][idx]) - _auc(labels, r["score"][idx]))
+            out.append(rank_auc(labels, v["score"][idx]) - rank_auc(labels, r["score"][idx]))
         return float(np.mean(out))
 
     point = diff([np.arange(len(r["label"])) for r in reference_scores])
@@ -409,7 +380,7 @@ def summarize(out: str | Path) -> dict[str, Any]:
                 "epochs": len(log),
                 **{k: log[-1].get(k) for k in DIAGNOSTICS if log},
             }
-            scores.setdefault(v.name, {})[seed] = _read_scores(run / "scores.csv")
+            scores.setdefault(v.name, {})[seed] = read_scores_csv(run / "scores.csv")
         if not per_seed:
             continue
         seeds = sorted(per_seed)
@@ -446,8 +417,8 @@ def summarize(out: str | Path) -> dict[str, Any]:
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}",
         "variants": variants,
     }
-    _write_atomic(out / "summary.json", json.dumps(summary, indent=2) + "\n")
-    _write_atomic(out / "summary.md", markdown(summary) + "\n")
+    write_text_atomic(out / "summary.json", json.dumps(summary, indent=2) + "\n")
+    write_text_atomic(out / "summary.md", markdown(summary) + "\n")
     if variants:
         plot(summary, out / "summary.png")
     return summary

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import json
+import math
 
 import pytest
 import torch
 
-from mnad_lite.checkpoint import read_checkpoint
-from mnad_lite.config import preset
+from mnad_lite.data.clips import split_clip
+from mnad_lite.engine.checkpoint import read_checkpoint
+from mnad_lite.engine.config import preset
+from mnad_lite.engine.train import cosine_lr, train
 from mnad_lite.errors import ConfigError
+from mnad_lite.losses import total_loss
 from mnad_lite.model import MNAD
-from mnad_lite.train import split_clip, total_loss, train
 
 
 def weights(model: torch.nn.Module) -> dict[str, torch.Tensor]:
@@ -97,7 +100,8 @@ def test_variants_train(quick_data, tmp_path, method, memory):
     result = train(config, quick_data, tmp_path / "run", progress=False)
     assert result.model.method == method and (result.model.memory is not None) == memory
     if method == "recon":
-        assert config.lambda_compact == 0.01 and config.lam == 0.7 and config.gamma == 0.015
+        assert config.lambda_compact == 0.01 and config.lambda_score == 0.7
+        assert config.gamma == 0.015
 
 
 def test_split_clip_and_loss_terms():
@@ -110,7 +114,9 @@ def test_split_clip_and_loss_terms():
     config = preset("quick")
     model = MNAD(**config.model_args()).train()
     out = model(torch.zeros(2, 4, 32, 48))
-    terms = total_loss(out, torch.zeros(2, 1, 32, 48), config)
+    terms = total_loss(
+        out, torch.zeros(2, 1, 32, 48), config.lambda_compact, config.lambda_separate
+    )
     manual = (out.prediction**2).mean() + 0.1 * out.compactness + 0.1 * out.separateness
     torch.testing.assert_close(terms["loss"], manual)
 
@@ -121,3 +127,43 @@ def test_preset_overrides_keep_explicit_none():
     assert preset("paper").size == (256, 256) and preset("paper").channels == 3
     with pytest.raises(ConfigError, match="unknown configuration fields: colour"):
         preset("lite", colour=1)
+
+
+def test_resume_with_more_epochs_continues_the_longer_schedule(quick_data, tmp_path):
+    """2 epochs, then resumed to 4: the last two follow the cosine of a 4-epoch run, and
+    the log records the rate each epoch trained with (issue 8: one epoch ran at lr 0)."""
+    config = preset("quick", epochs=2, lr=1e-3)
+    train(config, quick_data, tmp_path / "run", progress=False)
+    longer = preset("quick", epochs=4, lr=1e-3)
+    result = train(longer, quick_data, tmp_path / "run", resume=True, progress=False)
+    lrs = [e["lr"] for e in result.log]
+    assert lrs == pytest.approx([1e-3, 5e-4, 5e-4, 1e-3 * (1 + math.cos(3 * math.pi / 4)) / 2])
+    assert all(lr > 0 for lr in lrs)
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["epochs"] == 4
+
+
+def test_logged_lr_is_the_rate_the_epoch_trained_with(quick_data, tmp_path):
+    seen: list[float] = []
+    config = preset("quick", epochs=3, lr=1e-3, max_steps=1)
+    model_lr = []
+
+    def record(entry):
+        seen.append(entry["epoch"])
+
+    result = train(config, quick_data, tmp_path / "run", on_step=record, progress=False)
+    model_lr = [cosine_lr(1e-3, e, 3) for e in range(3)]
+    assert [e["lr"] for e in result.log] == pytest.approx(model_lr)
+    assert model_lr[0] == 1e-3 and model_lr[-1] > 0  # the last epoch does not train at 0
+    assert seen == [0, 1, 2]
+
+
+def test_log_has_memory_diagnostics(quick_data, tmp_path):
+    result = train(preset("quick", epochs=1), quick_data, tmp_path / "run", progress=False)
+    entry = result.log[0]
+    assert 1 <= entry["items_used"] <= 10
+    assert 0 <= entry["usage_entropy"] <= math.log(10) + 1e-9
+    assert -1 <= entry["cos_nearest"] <= 1 and 0.1 <= entry["max_read_weight"] <= 1
+    no_memory = train(
+        preset("quick", epochs=1, use_memory=False), quick_data, tmp_path / "nm", progress=False
+    )
+    assert "items_used" not in no_memory.log[0]

@@ -1,7 +1,8 @@
 """Pictures of an evaluation: score curves per test video and error maps on frames.
 
-Both take the per-frame results of :func:`mnad_lite.evaluate.score_videos` and write PNG
-files (matplotlib's Agg backend, so they work without a screen).
+Both take the per-frame results of :func:`mnad_lite.engine.inference.score_videos` and
+write PNG files. They draw on matplotlib ``Figure`` objects directly (no pyplot, no
+backend switch), so they work without a screen and leave the user's backend alone.
 """
 
 from __future__ import annotations
@@ -12,16 +13,6 @@ from typing import Any
 import numpy as np
 
 PER_PAGE = 12
-
-
-def _plt():
-    import matplotlib
-
-    if matplotlib.get_backend().lower() not in ("agg", "module://matplotlib_inline.backend_inline"):
-        matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
 
 
 def shade_intervals(ax: Any, frames: np.ndarray, labels: np.ndarray, **kwargs: Any) -> None:
@@ -40,7 +31,8 @@ def score_curves(scores: Any, final: np.ndarray, out: Path) -> list[Path]:
 
     Returns the written files ``out/score_curves[_N].png``.
     """
-    plt = _plt()
+    from matplotlib.figure import Figure
+
     out = Path(out)
     paths = []
     n = len(scores.videos)
@@ -48,7 +40,8 @@ def score_curves(scores: Any, final: np.ndarray, out: Path) -> list[Path]:
         names = scores.videos[first : first + PER_PAGE]
         cols = min(3, len(names))
         rows = int(np.ceil(len(names) / cols))
-        fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 2.4 * rows), squeeze=False)
+        fig = Figure(figsize=(4.2 * cols, 2.4 * rows))
+        axes = fig.subplots(rows, cols, squeeze=False)
         for ax in axes.flat[len(names) :]:
             ax.axis("off")
         for ax, (offset, name) in zip(axes.flat, enumerate(names), strict=False):
@@ -59,12 +52,13 @@ def score_curves(scores: Any, final: np.ndarray, out: Path) -> list[Path]:
             ax.plot(t, final[sel], color="tab:blue", lw=1.2)
             ax.set_ylim(-0.05, 1.05)
             ax.set_title(name, fontsize=9)
+            ax.set_xlabel("frame t", fontsize=7)
+            ax.set_ylabel("S_t", fontsize=7)
             ax.tick_params(labelsize=7)
         fig.suptitle("anomaly score S_t (Eq. 16); shaded: ground-truth anomalies", fontsize=10)
         fig.tight_layout()
         path = out / ("score_curves.png" if page == 0 else f"score_curves_{page + 1}.png")
         fig.savefig(path, dpi=90)
-        plt.close(fig)
         paths.append(path)
     return paths
 
@@ -72,9 +66,12 @@ def score_curves(scores: Any, final: np.ndarray, out: Path) -> list[Path]:
 def error_maps(
     scores: Any, final: np.ndarray, videos: list, config: Any, path: Path, count: int = 4
 ) -> Path:
-    """The ``count`` most anomalous frames: the frame, and its error map overlaid."""
-    plt = _plt()
+    """The ``count`` most anomalous frames: the frame, and its error map overlaid.
+
+    Where the dataset has pixel masks, the ground-truth anomaly is outlined in cyan.
+    """
     import cv2
+    from matplotlib.figure import Figure
 
     order = np.argsort(-final, kind="stable")
     picked: list[int] = []
@@ -83,9 +80,8 @@ def error_maps(
             picked.append(int(i))
         if len(picked) == count:
             break
-    fig, axes = plt.subplots(
-        2, max(len(picked), 1), figsize=(3.2 * max(len(picked), 1), 5.2), squeeze=False
-    )
+    fig = Figure(figsize=(3.2 * max(len(picked), 1), 5.2))
+    axes = fig.subplots(2, max(len(picked), 1), squeeze=False)
     for col, i in enumerate(picked):
         video = videos[scores.video_ids[i]]
         frame = video.frames(tuple(config.size), config.channels)[scores.frame_index[i]]
@@ -98,13 +94,17 @@ def error_maps(
         )
         axes[1, col].imshow(gray, cmap="gray", vmin=0, vmax=255)
         axes[1, col].imshow(err, cmap="inferno", alpha=0.6)
+        masks = video.masks(size=gray.shape) if getattr(video, "has_masks", False) else None
+        if masks is not None and masks[scores.frame_index[i]].any():
+            for ax in axes[:, col]:
+                ax.contour(masks[scores.frame_index[i]], levels=[0.5], colors="cyan", linewidths=1)
         for ax in axes[:, col]:
             ax.axis("off")
     axes[1, 0].set_ylabel("|Î - I|^2")
     fig.suptitle(
-        "most anomalous frames: frame (top), squared prediction error (bottom)", fontsize=10
+        "most anomalous frames: frame (top), squared prediction error (bottom); cyan: ground truth",
+        fontsize=10,
     )
     fig.tight_layout()
     fig.savefig(path, dpi=90)
-    plt.close(fig)
     return Path(path)

@@ -1,0 +1,46 @@
+"""What the course notebooks share: cached data and runs (:mod:`.cache`), small tools
+(:mod:`.tools`), loss plots (:mod:`.plots`) and the interactive pictures (:mod:`.widgets`).
+
+Everything is re-exported here, so a notebook writes ``from mnad_lite.course import ...``.
+Nothing below the course layer imports it.
+"""
+
+from mnad_lite.course.cache import (
+    COURSE_OVERRIDES,
+    PUBLISHED_PED2,
+    cache_dir,
+    cached_report,
+    cached_run,
+    course_config,
+    course_data,
+    read_jsonl,
+    run_key,
+)
+from mnad_lite.course.plots import TERMS, LiveLosses, plot_losses
+from mnad_lite.course.tools import (
+    TRACED,
+    markdown_table,
+    ped2_results,
+    trace_shapes,
+    training_speed,
+)
+
+__all__ = [
+    "COURSE_OVERRIDES",
+    "PUBLISHED_PED2",
+    "TERMS",
+    "TRACED",
+    "LiveLosses",
+    "cache_dir",
+    "cached_report",
+    "cached_run",
+    "course_config",
+    "course_data",
+    "markdown_table",
+    "ped2_results",
+    "plot_losses",
+    "read_jsonl",
+    "run_key",
+    "trace_shapes",
+    "training_speed",
+]

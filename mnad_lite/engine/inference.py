@@ -1,0 +1,193 @@
+"""Inference: score every test frame with a trained model (no metrics, no files).
+
+For each test frame t (the last frame of a clip; for prediction the first t_length - 1
+frames of a video have no prediction and are dropped from scores *and* labels):
+
+- PSNR P_t (Eq. 14), feature distance D_t (Eq. 15), regular score eps_t (Eqs. 6-7), in
+  the forms the configuration names (``psnr_form``, ``distance_form``, ``score_form``);
+- with the test-time update on, the memory is updated with the frame's queries when
+  eps_t < gamma (Eq. 7). The updated memory carries over to the next frame and the next
+  video, as in the authors' code.
+
+Batching never changes a result (unlike the authors' test loop, which scores only the
+first frame of a batch): the encoder runs batched; with the test-time update, the
+memory read and decoder then run frame by frame, since frame t+1 reads the items that
+frame t may have updated. Without the update everything is batched.
+
+How the scores are judged is :mod:`mnad_lite.metrics`; the files and figures of an
+evaluation are :mod:`mnad_lite.report`; :func:`mnad_lite.pipeline.evaluation.evaluate`
+puts them together.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch.utils.data import DataLoader
+
+from mnad_lite.data.clips import ClipDataset, split_clip
+from mnad_lite.engine.checkpoint import load_checkpoint
+from mnad_lite.engine.config import Config
+from mnad_lite.engine.runtime import to_layout
+from mnad_lite.errors import ConfigError
+from mnad_lite.memory import flatten_queries
+from mnad_lite.model import MNAD
+from mnad_lite.scoring import frame_error, psnr, regular_score
+
+MAP_SIZE = 64  # side of the stored per-frame error maps (pixel AUC, pictures)
+
+
+@dataclass
+class FrameScores:
+    """Per-frame results over all test videos, concatenated in video order.
+
+    Arrays are ``[N]`` (N scored frames) except ``error_maps`` ``[N, h, w]`` float16
+    (squared error on [0, 1] frames, mean over channels, resized to at most MAP_SIZE).
+    """
+
+    videos: list[str]
+    video_ids: np.ndarray
+    frame_index: np.ndarray
+    psnr: np.ndarray
+    distance: np.ndarray
+    regular: np.ndarray
+    updated: np.ndarray
+    labels: np.ndarray | None
+    error_maps: np.ndarray
+    seconds: float = 0.0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.psnr)
+
+    @property
+    def video_names(self) -> np.ndarray:
+        """``[N]`` the name of each frame's video."""
+        return np.asarray(self.videos, dtype=object)[self.video_ids]
+
+
+def map_size(size: tuple[int, int]) -> tuple[int, int]:
+    """(h, w) of the stored error maps for frames of ``size``: at most MAP_SIZE a side."""
+    h, w = size
+    scale = min(1.0, MAP_SIZE / max(h, w))
+    return max(1, round(h * scale)), max(1, round(w * scale))
+
+
+def _score_batch(
+    model: MNAD, x: torch.Tensor, target: torch.Tensor, config: Config, update_on: bool
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(prediction, D, eps, updated) of one batch; frame by frame with the update on."""
+    z, skips = model.encode(x)
+    if not update_on:
+        out = model.decode(z, skips, False)
+        distance = out.memory.distance if out.memory else torch.zeros(len(x))
+        regular = regular_score(out.prediction, target, config.score_form)  # Eq. 6   [B]
+        return out.prediction, distance, regular, torch.zeros(len(x), dtype=torch.bool)
+    preds, dists, regs, upds = [], [], [], []
+    for i in range(len(x)):
+        out = model.decode(z[i : i + 1], [s[i : i + 1] for s in skips], False)
+        eps = regular_score(out.prediction, target[i : i + 1], config.score_form)  # [1]
+        do_update = bool(eps.item() < config.gamma)
+        if do_update:  # Eq. 7: only frames that look normal update the items
+            model.memory.update_with(flatten_queries(out.queries))
+        preds.append(out.prediction)
+        dists.append(out.memory.distance)
+        regs.append(eps)
+        upds.append(do_update)
+    return torch.cat(preds), torch.cat(dists), torch.cat(regs), torch.tensor(upds)
+
+
+@torch.no_grad()
+def score_videos(
+    model: MNAD,
+    videos: list,
+    config: Config,
+    test_update: bool | None = None,
+    batch_size: int | None = None,
+    device: torch.device | None = None,
+    progress: bool = False,
+) -> FrameScores:
+    """Run ``model`` over ``videos`` and compute P, D and eps for every scorable frame.
+
+    The model's memory items change when ``test_update`` is on (work on a copy if
+    you need the trained items again).
+    """
+    from tqdm.auto import tqdm
+
+    device = device or next(model.parameters()).device
+    test_update = config.test_update if test_update is None else test_update
+    update_on = bool(test_update) and model.memory is not None
+    if model.memory is not None:
+        model.memory.distance_form = config.distance_form
+    batch_size = batch_size or config.eval_batch_size
+    model.eval()
+    map_hw = map_size(config.size)
+    rows: dict[str, list] = {k: [] for k in ("vid", "t", "psnr", "dist", "reg", "upd", "maps")}
+    labels: list[np.ndarray] | None = []
+    tic = time.perf_counter()
+    for vid, video in enumerate(tqdm(videos, desc="scoring", disable=not progress)):
+        clips = ClipDataset([video], config.t_length, config.size, config.channels)
+        if video.labels is None:
+            labels = None
+        elif labels is not None:
+            labels.append(np.asarray(video.labels)[clips.index[:, 1]])
+        for clip in DataLoader(clips, batch_size=batch_size):
+            x, target = split_clip(clip.to(device), config.method)
+            x = to_layout(x, config.channels_last)
+            prediction, distance, regular, updated = _score_batch(
+                model, x, target, config, update_on
+            )
+            prediction = prediction.float()
+            err = frame_error(prediction, target).mean(dim=1, keepdim=True)  # [B, 1, H, W]
+            rows["maps"].append(F.interpolate(err, size=map_hw, mode="area")[:, 0].half().cpu())
+            rows["psnr"].append(psnr(prediction, target, config.psnr_form).cpu())  # Eq. 14
+            rows["reg"].append(regular.cpu())
+            rows["dist"].append(distance.float().cpu())
+            rows["upd"].append(updated.cpu())
+        rows["vid"].append(np.full(len(clips), vid))
+        rows["t"].append(clips.index[:, 1])
+    seconds = time.perf_counter() - tic
+
+    def cat(key: str) -> np.ndarray:
+        parts = rows[key]
+        if not parts:
+            return np.zeros(0)
+        if isinstance(parts[0], torch.Tensor):
+            return torch.cat(parts).numpy()
+        return np.concatenate(parts)
+
+    return FrameScores(
+        videos=[v.name for v in videos],
+        video_ids=cat("vid").astype(np.int64),
+        frame_index=cat("t").astype(np.int64),
+        psnr=cat("psnr").astype(np.float64),
+        distance=cat("dist").astype(np.float64),
+        regular=cat("reg").astype(np.float64),
+        updated=cat("upd").astype(bool),
+        labels=np.concatenate(labels).astype(np.int64) if labels else None,
+        error_maps=cat("maps"),
+        seconds=seconds,
+    )
+
+
+def load_run(run: str | Path, device: torch.device | str = "cpu") -> tuple[MNAD, Config]:
+    """The selected model (``RUN/model.pt``) and its configuration.
+
+    The configuration saved in the checkpoint is used; a checkpoint without one, or
+    with one that does not parse, is refused with a one-line error.
+    """
+    run = Path(run)
+    model, payload = load_checkpoint(run / "model.pt", map_location=device)
+    train_cfg = payload["config"].get("train")
+    if not isinstance(train_cfg, dict):
+        raise ConfigError(f"{run / 'model.pt'}: holds no run configuration (not a train run)")
+    config = Config.from_dict(train_cfg)
+    if config.channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    return model.to(device), config

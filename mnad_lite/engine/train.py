@@ -1,0 +1,290 @@
+"""Training: Eq. 8, ``L = L_rec + λ_c L_compact + λ_s L_separate``, with resumable runs.
+
+A run folder holds everything about one training run::
+
+    RUN/
+      config.json     the Config (every field, presets resolved)
+      log.jsonl       one JSON line per epoch: every loss term, the memory diagnostics,
+                      the lr the epoch trained with, validation, seconds
+      last.pt         the latest epoch: weights, items, optimizer, RNG state, log
+      model.pt        the selected weights: best validation error, or the last epoch
+
+:func:`train` is four named steps: :func:`open_run` (create or resume the folder),
+:func:`build` (data, model, optimizer), :func:`train_epoch` (one pass of Eq. 8) and
+:func:`finish_epoch` (validate, select, checkpoint).
+
+Model selection never looks at test labels: with ``val_videos > 0`` the last training
+videos are held out and scored by their prediction error (MSE); otherwise the last
+epoch is kept. Every epoch is checkpointed atomically; ``resume=True`` continues from
+the last completed epoch with the same data order, so an interrupted run ends with the
+same weights as an uninterrupted one (deterministic on the CPU for a fixed thread count,
+see :func:`mnad_lite.engine.runtime.set_threads`). The learning rate follows a cosine
+from ``lr`` to 0 over the configured epochs (:func:`cosine_lr`); resuming with more
+epochs continues the schedule the longer run would have had.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch.utils.data import DataLoader
+
+from mnad_lite.data.clips import ClipDataset, split_clip
+from mnad_lite.engine.checkpoint import load_checkpoint, read_checkpoint, save_checkpoint
+from mnad_lite.engine.config import Config
+from mnad_lite.engine.runtime import autocast, pick_device, seed_everything, set_threads, to_layout
+from mnad_lite.errors import ConfigError, DataError
+from mnad_lite.losses import total_loss
+from mnad_lite.memory import accumulate_diagnostics, summarize_diagnostics
+from mnad_lite.model import MNAD
+
+StepCallback = Callable[[dict[str, Any]], None]
+TERMS = ("loss", "rec", "compact", "separate")
+
+
+def cosine_lr(lr: float, epoch: int, epochs: int) -> float:
+    """The learning rate of ``epoch`` (0-based) under cosine annealing to 0 over ``epochs``.
+
+    ``lr (1 + cos(pi epoch / epochs)) / 2``: the closed form of torch's
+    ``CosineAnnealingLR`` (the authors' schedule). It depends only on the total, so a
+    run resumed with more epochs follows the schedule it would have had if it had been
+    planned that long from the start.
+    """
+    return lr * (1 + math.cos(math.pi * epoch / max(epochs, 1))) / 2
+
+
+@dataclass
+class TrainResult:
+    """What :func:`train` returns: the trained model, the run folder and the epoch log."""
+
+    model: MNAD
+    run: Path
+    log: list[dict[str, Any]]
+
+
+@dataclass
+class Session:
+    """Everything one training run works with (built by :func:`build`)."""
+
+    config: Config
+    run: Path
+    device: torch.device
+    model: MNAD
+    optimizer: torch.optim.Optimizer
+    loader: DataLoader
+    loader_gen: torch.Generator
+    val_loader: DataLoader | None
+    steps_per_epoch: int
+    start_epoch: int = 0
+    best: float = float("inf")
+    log: list[dict[str, Any]] | None = None
+
+    def full_config(self) -> dict[str, Any]:
+        return {"model": self.config.model_args(), "train": self.config.to_dict()}
+
+
+def open_run(config: Config, run: Path, resume: bool) -> Config:
+    """Create the run folder (or check the one to resume) and save the configuration.
+
+    When resuming, the run's own configuration wins; only the epoch count may grow
+    and the device may change. An existing run is never overwritten without ``resume``.
+    """
+    last = run / "last.pt"
+    if resume:
+        if not last.is_file():
+            raise ConfigError(f"{last}: nothing to resume (no checkpoint in the run folder)")
+        saved = Config.from_dict(read_checkpoint(last)["config"]["train"])
+        saved.epochs, saved.device = max(saved.epochs, config.epochs), config.device
+        config = saved
+    elif last.exists() or (run / "model.pt").exists():
+        raise ConfigError(f"{run}: already holds a run; use --resume or another --out folder")
+    run.mkdir(parents=True, exist_ok=True)
+    config.save(run / "config.json")
+    return config
+
+
+def _split_train_val(videos: list, val_videos: int) -> tuple[list, list]:
+    if val_videos <= 0:
+        return videos, []
+    if val_videos >= len(videos):
+        raise ConfigError(
+            f"val_videos={val_videos} leaves no training video (the dataset has {len(videos)})"
+        )
+    return videos[:-val_videos], videos[-val_videos:]
+
+
+def build(config: Config, dataset: Any, run: Path, resume: bool) -> Session:
+    """Seed, then the data loaders, the model (resumed from ``last.pt``) and Adam."""
+    set_threads(config.num_threads)
+    seed_everything(config.seed)
+    device = pick_device(config.device)
+    train_videos, val_videos = _split_train_val(list(dataset.train), config.val_videos)
+    if not train_videos:
+        raise DataError(f"{dataset.root}: no training videos")
+    clips = ClipDataset(train_videos, config.t_length, config.size, config.channels)
+    if len(clips) == 0:
+        raise DataError(f"{dataset.root}: training videos are shorter than t_length")
+    loader_gen = torch.Generator()
+    loader = DataLoader(
+        clips,
+        batch_size=config.batch_size,
+        shuffle=True,
+        drop_last=len(clips) >= config.batch_size,
+        generator=loader_gen,
+        num_workers=config.num_workers,
+        pin_memory=device.type == "cuda",
+    )
+    val_loader = None
+    if val_videos:
+        val_clips = ClipDataset(val_videos, config.t_length, config.size, config.channels)
+        val_loader = DataLoader(val_clips, batch_size=config.eval_batch_size)
+    model = MNAD(**config.model_args()).to(device)
+    if config.channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
+    steps = len(loader) if config.max_steps is None else min(len(loader), config.max_steps)
+    session = Session(config, run, device, model, optimizer, loader, loader_gen, val_loader, steps)
+    session.log = []
+    if resume:
+        model, state = load_checkpoint(run / "last.pt", model, map_location=device)
+        optimizer.load_state_dict(state["optimizer"])
+        session.start_epoch, session.best = state["epoch"] + 1, state["best"]
+        session.log = json.loads(state["log"])
+        torch.set_rng_state(state["rng"]["torch"])
+    return session
+
+
+def train_epoch(
+    s: Session, epoch: int, on_step: StepCallback | None = None, progress: bool = True
+) -> dict[str, Any]:
+    """One pass of Eq. 8 over the training clips; returns the epoch's log entry."""
+    from tqdm.auto import tqdm
+
+    config = s.config
+    s.loader_gen.manual_seed(config.seed * 1_000_003 + epoch)  # same order after a resume
+    lr = cosine_lr(config.lr, epoch, config.epochs)
+    for group in s.optimizer.param_groups:
+        group["lr"] = lr
+    s.model.train()
+    sums = dict.fromkeys(TERMS, 0.0)
+    diag = None
+    tic = time.perf_counter()
+    bar = tqdm(
+        total=s.steps_per_epoch,
+        desc=f"epoch {epoch + 1}/{config.epochs}",
+        disable=not progress,
+        leave=False,
+    )
+    for step, clip in enumerate(s.loader):
+        if step >= s.steps_per_epoch:
+            break
+        x, target = split_clip(clip.to(s.device, non_blocking=True), config.method)
+        with autocast(s.device, config.amp):
+            out = s.model(to_layout(x, config.channels_last))
+        terms = total_loss(
+            out, target, config.lambda_compact, config.lambda_separate, config.loss_form
+        )
+        s.optimizer.zero_grad(set_to_none=True)
+        terms["loss"].backward()
+        s.optimizer.step()
+        values = {k: float(v.detach()) for k, v in terms.items()}
+        for k, v in values.items():
+            sums[k] += v
+        if out.memory is not None:
+            diag = accumulate_diagnostics(diag, out.memory.diagnostics)
+        bar.set_postfix({k: f"{v:.4f}" for k, v in values.items()})
+        bar.update()
+        if on_step is not None:
+            on_step({"epoch": epoch, "step": step, **values})
+    bar.close()
+    return {
+        "epoch": epoch + 1,
+        **{k: v / max(s.steps_per_epoch, 1) for k, v in sums.items()},
+        **(summarize_diagnostics(diag) if diag is not None else {}),
+        "lr": lr,  # the rate this epoch trained with
+        "seconds": round(time.perf_counter() - tic, 3),
+    }
+
+
+@torch.no_grad()
+def validation_error(model: MNAD, loader: DataLoader, config: Config, device: torch.device):
+    """Mean prediction MSE on held-out *training* videos (no labels involved)."""
+    model.eval()
+    total, count = 0.0, 0
+    for clip in loader:
+        x, target = split_clip(clip.to(device), config.method)
+        out = model(to_layout(x, config.channels_last), update_memory=False)
+        total += F.mse_loss(out.prediction.float(), target, reduction="sum").item()
+        count += target.numel()
+    return total / max(count, 1)
+
+
+def finish_epoch(s: Session, epoch: int, entry: dict[str, Any]) -> None:
+    """Validate, keep the selected weights in ``model.pt``, write the log and ``last.pt``."""
+    assert s.log is not None
+    if s.val_loader is not None:
+        entry["val_mse"] = validation_error(s.model, s.val_loader, s.config, s.device)
+    selected = entry.get("val_mse", -epoch)  # no validation: the last epoch wins
+    if selected <= s.best:
+        s.best = selected
+        entry["selected"] = True
+        save_checkpoint(s.run / "model.pt", s.model, s.full_config(), epoch=epoch)
+    s.log.append(entry)
+    (s.run / "log.jsonl").write_text("".join(json.dumps(e) + "\n" for e in s.log))
+    save_checkpoint(
+        s.run / "last.pt",
+        s.model,
+        s.full_config(),
+        epoch=epoch,
+        best=s.best,
+        log=json.dumps(s.log),
+        optimizer=s.optimizer.state_dict(),
+        rng={"torch": torch.get_rng_state()},
+    )
+
+
+def train(
+    config: Config,
+    data: str | Path | Any,
+    run: str | Path,
+    resume: bool = False,
+    on_step: StepCallback | None = None,
+    progress: bool = True,
+) -> TrainResult:
+    """Train MNAD on the training videos of ``data`` (a root folder or an opened dataset).
+
+    Args:
+        config: the run's :class:`~mnad_lite.engine.config.Config`.
+        data: dataset root (any layout :func:`mnad_lite.data.open_dataset` reads) or an
+            ``AnomalyDataset``.
+        run: the run folder (created; an existing finished run is refused unless
+            ``resume``, so nothing is overwritten by accident).
+        resume: continue from ``run/last.pt``.
+        on_step: called after every optimisation step with a dict of the loss terms,
+            epoch and step (e.g. for live plots in a notebook).
+        progress: show tqdm progress bars and a line per epoch.
+    """
+    from mnad_lite.data import open_dataset
+
+    run = Path(run)
+    dataset = open_dataset(data) if isinstance(data, (str, Path)) else data
+    config = open_run(config, run, resume)
+    s = build(config, dataset, run, resume)
+    for epoch in range(s.start_epoch, config.epochs):
+        entry = train_epoch(s, epoch, on_step, progress)
+        finish_epoch(s, epoch, entry)
+        if progress:
+            shown = ", ".join(f"{k} {v:.4g}" for k, v in entry.items() if k != "epoch")
+            print(f"epoch {epoch + 1}/{config.epochs}: {shown}", flush=True)
+    if config.epochs == 0 or not (run / "model.pt").exists():
+        save_checkpoint(run / "model.pt", s.model, s.full_config(), epoch=-1)
+    model, _ = load_checkpoint(run / "model.pt", s.model, map_location=s.device)
+    return TrainResult(model=model, run=run, log=s.log or [])

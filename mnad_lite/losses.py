@@ -1,0 +1,55 @@
+"""The training objective: Eq. 8 and its reconstruction term, Eq. 9.
+
+``L = L_rec + λ_c L_compact + λ_s L_separate`` (Eq. 8). The memory terms (Eqs. 10-13)
+are computed by :class:`mnad_lite.memory.Memory` during the forward pass and carried in
+:class:`mnad_lite.model.ModelOutput`; this module adds the reconstruction term and
+weights them.
+"""
+
+from __future__ import annotations
+
+import torch.nn.functional as F
+from torch import Tensor
+
+from mnad_lite.forms import Form, check_form
+from mnad_lite.model import ModelOutput
+
+
+def reconstruction_loss(prediction: Tensor, target: Tensor, form: Form = "code") -> Tensor:
+    """Eq. 9, ``L_rec = ||Î_t - I_t||_2``.
+
+    ``form="code"`` (authors' code, default): mean squared error over every element;
+    ``"paper"``: the L2 norm of each frame's error, averaged over the batch.
+
+    Args:
+        prediction: Î, ``[B, C, H, W]``; target: I, same shape.
+
+    Returns:
+        Scalar tensor.
+    """
+    check_form("form", form)
+    if form == "code":
+        return F.mse_loss(prediction, target)
+    return (prediction - target).flatten(1).norm(dim=1).mean()
+
+
+def total_loss(
+    out: ModelOutput,
+    target: Tensor,
+    lambda_compact: float = 0.1,
+    lambda_separate: float = 0.1,
+    form: Form = "code",
+) -> dict[str, Tensor]:
+    """Eq. 8 and its terms: ``{"loss", "rec", "compact", "separate"}`` (scalars).
+
+    Args:
+        out: the model's output (prediction Î and the memory losses).
+        target: I, ``[B, C, H, W]``.
+        lambda_compact: λ_c; lambda_separate: λ_s (0.1 for prediction in the authors'
+            code, 0.01 for reconstruction).
+        form: the form of Eq. 9 (the memory's ``loss_form`` sets Eq. 10's).
+    """
+    rec = reconstruction_loss(out.prediction.float(), target.float(), form)
+    compact, separate = out.compactness, out.separateness
+    loss = rec + lambda_compact * compact + lambda_separate * separate
+    return {"loss": loss, "rec": rec, "compact": compact, "separate": separate}

@@ -1,0 +1,103 @@
+"""The files of an evaluation: ``scores.csv`` (one row per frame) and ``eval.json``.
+
+``scores.csv`` columns: ``video, frame, label, psnr, feature_distance, regular_score,
+memory_updated, score, score_global`` (+ ``flagged`` with a threshold): the inputs of
+Eq. 16 and the scores, so every number in ``eval.json`` can be recomputed from it
+(:func:`read_scores_csv`). Files are written atomically (a reader never sees half).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mnad_lite.errors import DataError
+
+SCORE_COLUMNS = (
+    "video",
+    "frame",
+    "label",
+    "psnr",
+    "feature_distance",
+    "regular_score",
+    "memory_updated",
+    "score",
+    "score_global",
+)
+
+
+def write_text_atomic(path: str | Path, text: str) -> Path:
+    """Write ``text`` to ``path`` through a temporary sibling and an atomic rename."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", newline="") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def write_json(path: str | Path, data: Any) -> Path:
+    """``data`` as indented JSON, atomically."""
+    return write_text_atomic(path, json.dumps(data, indent=2) + "\n")
+
+
+def write_scores_csv(
+    path: str | Path,
+    scores: Any,
+    final: np.ndarray,
+    glob: np.ndarray,
+    flagged: np.ndarray | None = None,
+) -> Path:
+    """One row per scored frame (a :class:`~mnad_lite.engine.inference.FrameScores`)."""
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    writer.writerow(SCORE_COLUMNS + (("flagged",) if flagged is not None else ()))
+    names = scores.video_names
+    for i in range(len(scores)):
+        row = [
+            names[i],
+            int(scores.frame_index[i]),
+            "" if scores.labels is None else int(scores.labels[i]),
+            f"{scores.psnr[i]:.6f}",
+            f"{scores.distance[i]:.9g}",
+            f"{scores.regular[i]:.9g}",
+            int(scores.updated[i]),
+            f"{final[i]:.6f}",
+            f"{glob[i]:.6f}",
+        ]
+        writer.writerow(row + ([int(flagged[i])] if flagged is not None else []))
+    return write_text_atomic(path, buf.getvalue())
+
+
+def read_scores_csv(path: str | Path) -> dict[str, np.ndarray]:
+    """The columns of a ``scores.csv`` as arrays (``label`` -1 where unlabelled)."""
+    path = Path(path)
+    try:
+        with open(path, newline="") as fh:
+            rows = list(csv.DictReader(fh))
+    except OSError as err:
+        raise DataError(f"{path}: cannot read the scores ({err.strerror})") from None
+    if rows and not set(SCORE_COLUMNS) <= set(rows[0]):
+        raise DataError(f"{path}: not a scores.csv (columns {sorted(rows[0])})")
+    out: dict[str, np.ndarray] = {
+        "video": np.array([r["video"] for r in rows], dtype=object),
+        "frame": np.array([int(r["frame"]) for r in rows], dtype=np.int64),
+        "label": np.array([int(r["label"]) if r["label"] else -1 for r in rows], np.int64),
+        "memory_updated": np.array([int(r["memory_updated"]) for r in rows], dtype=bool),
+    }
+    for key in ("psnr", "feature_distance", "regular_score", "score", "score_global"):
+        out[key] = np.array([float(r[key]) for r in rows], dtype=np.float64)
+    if rows and "flagged" in rows[0]:
+        out["flagged"] = np.array([int(r["flagged"]) for r in rows], dtype=bool)
+    return out

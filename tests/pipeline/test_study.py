@@ -1,0 +1,145 @@
+"""Studies: the quick grid end to end, resuming, refusing changed definitions, the summary."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from helpers import assert_png, assert_report_matches_scores
+
+from mnad_lite.errors import ConfigError
+from mnad_lite.metrics import frame_auc
+from mnad_lite.pipeline.study import (
+    StudySpec,
+    Variant,
+    builtin_grid,
+    load_grid,
+    paired_bootstrap,
+    run_study,
+    summarize,
+)
+
+
+def tiny_grid() -> StudySpec:
+    """The quick grid with 2 seeds, shortened to seconds."""
+    spec = builtin_grid("quick")
+    spec.base = {"epochs": 1, "max_steps": 3}
+    return spec
+
+
+@pytest.fixture(scope="module")
+def study(quick_data, tmp_path_factory):
+    out = tmp_path_factory.mktemp("study") / "quick"
+    lines: list[str] = []
+    summary = run_study(tiny_grid(), quick_data, out, log=lines.append)
+    return out, summary, lines
+
+
+def test_quick_grid_runs_every_variant_and_seed(study):
+    out, summary, _ = study
+    assert set(summary["variants"]) == {"memory", "no-memory", "memory-no-test-update"}
+    for name, v in summary["variants"].items():
+        assert v["seeds"] == [0, 1], name
+        for seed in (0, 1):
+            assert_report_matches_scores(out / name / f"seed{seed}")
+    # the free variant reuses the weights: no training folder of its own
+    assert not (out / "memory-no-test-update" / "seed0" / "model.pt").exists()
+    assert (out / "summary.md").read_text().startswith("| variant |")
+    assert_png(out / "summary.png")
+
+
+def test_summary_statistics_are_those_of_the_runs(study):
+    out, summary, _ = study
+    mem = summary["variants"]["memory"]
+    values = [json.loads((out / "memory" / f"seed{s}" / "eval.json").read_text()) for s in (0, 1)]
+    aucs = [v["frame_auc"] for v in values]
+    assert mem["frame_auc"]["values"] == aucs
+    assert mem["frame_auc"]["mean"] == pytest.approx(np.mean(aucs))
+    assert mem["frame_auc"]["std"] == pytest.approx(np.std(aucs, ddof=1))
+    vs = summary["variants"]["no-memory"]["vs_reference"]
+    nomem = summary["variants"]["no-memory"]["frame_auc"]["values"]
+    assert vs["per_seed"] == pytest.approx({"0": nomem[0] - aucs[0], "1": nomem[1] - aucs[1]})
+    assert vs["mean_diff"] == pytest.approx(np.mean([nomem[0] - aucs[0], nomem[1] - aucs[1]]))
+    assert vs["ci"][0] <= vs["mean_diff"] <= vs["ci"][1]
+    assert "items_used" in mem and mem["items_used"]["n"] == 2  # last-epoch diagnostics
+
+
+def test_a_second_invocation_trains_nothing(study, quick_data):
+    out, summary, _ = study
+    stamps = {p: p.stat().st_mtime_ns for p in out.rglob("model.pt")}
+    lines: list[str] = []
+    again = run_study(tiny_grid(), quick_data, out, log=lines.append)
+    assert not any("training" in line or "resuming" in line for line in lines)
+    assert {p: p.stat().st_mtime_ns for p in out.rglob("model.pt")} == stamps
+    assert again["variants"]["memory"]["frame_auc"] == summary["variants"]["memory"]["frame_auc"]
+
+
+def test_an_interrupted_run_resumes(quick_data, tmp_path):
+    spec = tiny_grid()
+    spec.base = {"epochs": 2, "max_steps": 2}
+    out = tmp_path / "study"
+    run_study(spec, quick_data, out, only=["memory"], max_runs=1)
+    run = out / "memory" / "seed0"
+    # kill the run after its first epoch: keep one log line and no evaluation
+    log = (run / "log.jsonl").read_text().splitlines()
+    (run / "log.jsonl").write_text(log[0] + "\n")
+    (run / "eval.json").unlink()
+    lines: list[str] = []
+    run_study(spec, quick_data, out, only=["memory"], max_runs=1, log=lines.append)
+    assert "memory seed 0: resuming" in lines[0]
+
+
+def test_a_changed_definition_is_refused(study, quick_data):
+    out, _, _ = study
+    spec = tiny_grid()
+    spec.variants[1] = Variant("no-memory", train={"use_memory": False, "num_items": 5})
+    with pytest.raises(ConfigError, match="variant no-memory was defined as"):
+        run_study(spec, quick_data, out)
+
+
+def test_grids_from_json_and_bad_grids(tmp_path):
+    path = tmp_path / "grid.json"
+    path.write_text(json.dumps(tiny_grid().to_dict()))
+    assert load_grid(path).to_dict() == tiny_grid().to_dict()
+    with pytest.raises(ConfigError, match="unknown study grid"):
+        load_grid("nope")
+    with pytest.raises(ConfigError, match="reference"):
+        StudySpec("x", "quick", [0], [Variant("a")], "b")
+    with pytest.raises(ConfigError, match="weights_from"):
+        StudySpec("x", "quick", [0], [Variant("a", weights_from="c")], "a")
+    assert [v.name for v, _ in builtin_grid("ped2").runs()[:6]] == [
+        "memory",
+        "no-memory",
+        "memory-no-test-update",
+        "memory",
+        "no-memory",
+        "memory-no-test-update",
+    ]
+
+
+def test_paired_bootstrap_on_a_known_case():
+    """Two videos; the variant ranks video 0 perfectly and the reference does not."""
+    video = np.array(["a"] * 4 + ["b"] * 4)
+    frame = np.tile(np.arange(4), 2)
+    label = np.array([0, 0, 1, 1, 0, 1, 1, 0])
+    ref = {
+        "video": video,
+        "frame": frame,
+        "label": label,
+        "score": np.array([0.9, 0.1, 0.2, 0.8, 0.1, 0.9, 0.8, 0.2]),
+    }
+    var = dict(ref, score=np.array([0.1, 0.2, 0.8, 0.9, 0.1, 0.9, 0.8, 0.2]))
+    out = paired_bootstrap([var], [ref], resamples=500)
+    expected = frame_auc(var["score"], label) - frame_auc(ref["score"], label)
+    assert out["mean_diff"] == pytest.approx(expected)
+    assert out["ci"][0] <= expected <= out["ci"][1] and out["resamples"] > 0
+    same = paired_bootstrap([ref], [ref], resamples=100)
+    assert same["mean_diff"] == 0 and same["ci"] == [0.0, 0.0]
+    with pytest.raises(ConfigError, match="different frames"):
+        paired_bootstrap([dict(ref, frame=frame + 1)], [ref])
+
+
+def test_summarize_of_an_empty_study(tmp_path):
+    (tmp_path / "study.json").write_text(json.dumps(tiny_grid().to_dict()))
+    assert summarize(tmp_path)["variants"] == {}
