@@ -44,7 +44,8 @@ TRACEBACKS_JS = """() => [...document.querySelectorAll(
     '.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]')]
   .map(e => e.textContent).filter(t => t.includes('Traceback (most recent call last)'))
   .map(t => t.slice(0, 400))"""
-PICTURE_JS = "el => el.querySelector('.widget-output img')?.src ?? null"
+# The widget's pictures (its Output's PNGs, or Image widgets), as one string; null if none.
+PICTURE_JS = "el => [...el.querySelectorAll('img')].map(i => i.src).join('|') || null"
 
 
 def open_and_run_all(context, lab, name: str, shots: Path):
@@ -123,7 +124,7 @@ def check_widget(page, root, stem: str, index: int, artifacts: Path) -> str:
     root.scroll_into_view_if_needed()
     before = root.evaluate(PICTURE_JS)
     if not before:
-        pytest.fail(f"{label} shows no picture (no <img> in its output) before the slider moves")
+        pytest.fail(f"{label} shows no picture (no <img>) before the slider moves")
     value_before = slider_value(slider)
     root.screenshot(path=str(artifacts / f"{stem}-widget{index}-before.png"))
 
