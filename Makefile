@@ -5,7 +5,12 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.mnad_lite-installed
 
-.PHONY: setup demo test lint unit notebooks bench clean
+# Debian's Chromium for the browser test (Playwright's own browser download is not used).
+CHROMIUM ?= $(shell command -v chromium || command -v chromium-browser)
+BROWSER_ARTIFACTS ?= build/browser
+SITE ?= build/site
+
+.PHONY: setup demo test lint unit notebooks bench clean site test-browser browser-if-available
 
 setup: $(STAMP)
 
@@ -14,14 +19,14 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet --upgrade pip
 	# Pinned first, so nothing below can pull a CUDA build of torch.
 	$(PY) -m pip install --quiet torch==2.13.0
-	$(PY) -m pip install --quiet -e '.[notebooks,dev]'
+	$(PY) -m pip install --quiet -e '.[notebooks,dev,browser,site]'
 	$(PY) -m ipykernel install --sys-prefix --name python3 >/dev/null
 	touch $(STAMP)
 
 demo: $(STAMP)
 	$(PY) -m mnad_lite demo
 
-test: lint unit notebooks
+test: lint unit notebooks browser-if-available
 
 lint: $(STAMP)
 	$(PY) -m ruff check .
@@ -32,6 +37,20 @@ unit: $(STAMP)
 
 notebooks: $(STAMP)
 	MNAD_QUICK=1 $(PY) -m pytest -q --nbval-lax -p no:cacheprovider notebooks/
+
+# JupyterLab in headless Chromium: run the widget notebooks, move their sliders.
+test-browser: $(STAMP)
+	MNAD_CHROMIUM=$(CHROMIUM) BROWSER_ARTIFACTS=$(BROWSER_ARTIFACTS) \
+		$(PY) -m pytest -q -m browser -p no:cacheprovider tests/browser
+
+browser-if-available: $(STAMP)
+	@if [ -n "$(CHROMIUM)" ]; then $(MAKE) --no-print-directory test-browser; \
+	else echo "SKIPPED browser test (make test-browser): Chromium not found;" \
+		"install it with 'apt-get install -y chromium'"; fi
+
+# The course as static HTML with its stored outputs: $(SITE)/index.html.
+site: $(STAMP)
+	$(PY) scripts/build_site.py --out $(SITE)
 
 bench: $(STAMP)
 	$(PY) benchmarks/memory_bench.py
