@@ -52,6 +52,15 @@ Choices the definition leaves open, and the ones made here:
 - Without ground-truth regions both criteria are undefined (None).
 
 Frames are the rows of the evaluated stack (``FrameScores`` order), 0..num_frames-1.
+Usage with ``scores`` (FrameScores) of ``videos``, maps of size (h, w)::
+
+    truth = truth_from_events(dataset.events, scores.videos, scores.video_ids,
+                              scores.frame_index, frame_size=(H, W), map_size=(h, w))
+    # or, from masks: np.concatenate([v.masks(size=(h, w))[scores.frame_index[
+    #     scores.video_ids == i]] for i, v in enumerate(videos)]) -> truth_from_masks(
+    #     masks, scores.video_ids, scores.frame_index)
+    result = localize(scores.error_maps, truth, pixel_threshold(normal_maps, 0.99))
+    result.rbdc, result.tbdc, result.to_dict()
 """
 
 from __future__ import annotations
@@ -605,7 +614,7 @@ def localization_criteria(
     np.maximum.at(region_score, g_hit, detections.scores[d_hit])
     # a track of m regions is detected at s iff its ceil(alpha m)-th best region score >= s
     ids, inverse, size = np.unique(truth.track, return_inverse=True, return_counts=True)
-    need = np.maximum(1, np.ceil(np.round(alpha * size, 9))).astype(np.int64)  # 0.1*30 != 3
+    need = np.maximum(1, np.ceil(np.round(alpha * size, 9))).astype(np.int64)  # 0.28*25 != 7
     by_track = np.lexsort((-region_score, inverse))  # per track, best region first
     first = np.cumsum(size) - size
     track_score = region_score[by_track][first + need - 1]
