@@ -29,6 +29,8 @@ from mnad_lite.memory import Memory, MemoryOutput, WeightNorm
 
 Method = Literal["pred", "recon"]
 METHODS = ("pred", "recon")
+Probe = Literal["mean_item", "no_read", "no_query", "no_deep_skip"]
+PROBES = ("mean_item", "no_read", "no_query", "no_deep_skip")
 
 
 def conv_bn_relu(c_in: int, c_out: int) -> list[nn.Module]:
@@ -216,14 +218,30 @@ class MNAD(nn.Module):
         return self.encoder(x)
 
     def decode(
-        self, z: Tensor, skips: list[Tensor], update_memory: bool | None = None
+        self,
+        z: Tensor,
+        skips: list[Tensor],
+        update_memory: bool | None = None,
+        probe: Probe | None = None,
     ) -> ModelOutput:
-        """Memory (read, losses, maybe update) and decoder on an encoded query map."""
+        """Memory (read, losses, maybe update) and decoder on an encoded query map.
+
+        ``probe`` (a test-time diagnostic, beyond the paper) cuts one path into the
+        decoder to measure how much the prediction relies on it: ``"mean_item"``
+        replaces every read item p̂ by the mean item, ``"no_read"`` zeroes the read
+        half of ``concat(q, p̂)``, ``"no_query"`` zeroes the query half (without memory:
+        the whole decoder input), ``"no_deep_skip"`` zeroes the deepest skip (the
+        1/4-resolution encoder output the decoder concatenates first).
+        """
+        if probe is not None and probe not in PROBES:
+            raise MNADError(f"probe must be one of {PROBES}, got {probe!r}")
         if self.memory is not None:
             mem = self.memory(z, update=update_memory)
             features, queries = mem.features, mem.queries
         else:
             mem, features, queries = None, z, z
+        if probe is not None:
+            features, skips = _apply_probe(probe, features, skips, self.memory)
         prediction = self.decoder(features, skips if self.method == "pred" else None)
         return ModelOutput(prediction=prediction, queries=queries, memory=mem)
 
@@ -231,6 +249,30 @@ class MNAD(nn.Module):
         """Predict (or reconstruct) a frame; updates the memory in training mode by default."""
         z, skips = self.encode(x)
         return self.decode(z, skips, update_memory)
+
+
+def _apply_probe(
+    probe: str, features: Tensor, skips: list[Tensor], memory: Memory | None
+) -> tuple[Tensor, list[Tensor]]:
+    """The decoder input ``[B, 2C or C, h, w]`` and skips with one path cut (see decode)."""
+    features, skips = features.clone(), list(skips)
+    if probe == "no_deep_skip":
+        if skips:
+            skips[-1] = torch.zeros_like(skips[-1])
+        return features, skips
+    if memory is None:  # no read half to cut; "no_query" zeroes the whole input
+        if probe == "no_query":
+            features.zero_()
+        return features, skips
+    c = memory.feat_dim
+    if probe == "no_query":
+        features[:, :c] = 0
+    elif probe == "no_read":
+        features[:, c:] = 0
+    else:  # mean_item: p̂^k = (1/M) sum_m p_m for every query
+        mean_item = memory.items.mean(dim=0).to(features.dtype)  # [C]
+        features[:, c:] = mean_item[None, :, None, None]
+    return features, skips
 
 
 def count_parameters(model: nn.Module) -> int:

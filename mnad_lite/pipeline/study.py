@@ -249,6 +249,7 @@ def run_study(
 
     from mnad_lite.engine.train import train
     from mnad_lite.pipeline.evaluation import evaluate
+    from mnad_lite.pipeline.probe import probe_run
 
     out = Path(out)
     _check_spec(out, spec)
@@ -281,6 +282,8 @@ def run_study(
             )
             trained += 1
         test_update = variant.evaluate.get("test_update")
+        if variant.weights_from is None and not (run / "probe.json").is_file():
+            probe_run(run, data)  # how much the decoder relies on each path
         report = evaluate(
             source, data, test_update=test_update, figures=False, progress=False, out=run
         )
@@ -380,11 +383,19 @@ def summarize(out: str | Path) -> dict[str, Any]:
                 "epochs": len(log),
                 **{k: log[-1].get(k) for k in DIAGNOSTICS if log},
             }
+            probe_path = weights / "probe.json"
+            if probe_path.is_file():
+                probes = json.loads(probe_path.read_text())["probes"]
+                for cut, entry in probes.items():
+                    if cut != "base":
+                        per_seed[seed][f"probe_{cut}_auc_change"] = entry.get("auc_change")
+                        per_seed[seed][f"probe_{cut}_change_ratio"] = entry.get("change_ratio")
             scores.setdefault(v.name, {})[seed] = read_scores_csv(run / "scores.csv")
         if not per_seed:
             continue
         seeds = sorted(per_seed)
-        keys = (*METRICS, "train_minutes", *DIAGNOSTICS)
+        probe_keys = sorted({k for r in per_seed.values() for k in r if k.startswith("probe_")})
+        keys = (*METRICS, "train_minutes", *DIAGNOSTICS, *probe_keys)
         variants[v.name] = {
             "note": v.note,
             "beyond_paper": v.beyond_paper,
@@ -456,6 +467,40 @@ def markdown(summary: dict[str, Any]) -> str:
             f"| {_pm(v['frame_auc_global'])} | {_pm(v['frame_auc_macro'])} "
             f"| {_pm(v['psnr_auc'])} | {_pm(v['eer'])} | {delta} "
             f"| {_pm(v['train_minutes'], 1.0, 0)} |"
+        )
+    lines += ["", mechanism_table(summary)]
+    return "\n".join(lines)
+
+
+def mechanism_table(summary: dict[str, Any]) -> str:
+    """The memory diagnostics of the last epoch and the test-time probes, mean over seeds.
+
+    Probes: the change of the paper-protocol frame AUC (points) when one path into the
+    decoder is cut (:mod:`mnad_lite.pipeline.probe`), and how far cutting the read items
+    moves the prediction, in units of its own error.
+    """
+    cuts = ("mean_item", "no_read", "no_query", "no_deep_skip")
+    lines = [
+        "| variant | items used (of M) | usage entropy | cos(q, p_p) | max read weight "
+        "| hinge active | " + " | ".join(f"Δ AUC {c}" for c in cuts) + " | change no_read |",
+        "|---|---|---|---|---|---|" + "---|" * len(cuts) + "---|",
+    ]
+
+    def mean(v: dict[str, Any], key: str, scale: float = 1.0, digits: int = 3) -> str:
+        stats = v.get(key)
+        if not stats or stats["mean"] is None:
+            return ""
+        return f"{scale * stats['mean']:.{digits}f}"
+
+    for name, v in summary["variants"].items():
+        if v["weights_from"]:
+            continue
+        lines.append(
+            f"| {name} | {mean(v, 'items_used', digits=1)} | {mean(v, 'usage_entropy', digits=2)} "
+            f"| {mean(v, 'cos_nearest', digits=4)} | {mean(v, 'max_read_weight')} "
+            f"| {mean(v, 'hinge_active', digits=4)} | "
+            + " | ".join(mean(v, f"probe_{c}_auc_change", 100.0, 1) for c in cuts)
+            + f" | {mean(v, 'probe_no_read_change_ratio', digits=2)} |"
         )
     return "\n".join(lines)
 

@@ -165,3 +165,21 @@ def test_load_run_refuses_a_checkpoint_without_its_configuration(quick_run, tmp_
     save_checkpoint(tmp_path / "run" / "model.pt", model, {"model": payload["config"]["model"]})
     with pytest.raises(ConfigError, match="holds no run configuration"):
         load_run(tmp_path / "run")
+
+
+def test_probe_run_reports_each_cut(quick_run, quick_data, tmp_path):
+    from mnad_lite.pipeline.probe import probe_run
+
+    report = probe_run(quick_run, quick_data, out=tmp_path)
+    probes = report["probes"]
+    assert set(probes) == {"base", "mean_item", "no_read", "no_query", "no_deep_skip"}
+    # the base equals a plain evaluation with the test-time update off
+    plain = evaluate(
+        quick_run, quick_data, test_update=False, figures=False, progress=False, out=tmp_path / "e"
+    )
+    assert probes["base"]["frame_auc"] == pytest.approx(plain["frame_auc"], abs=1e-9)
+    for name in ("mean_item", "no_read", "no_query", "no_deep_skip"):
+        p = probes[name]
+        assert p["change_ratio"] > 0, name
+        assert p["auc_change"] == pytest.approx(p["frame_auc"] - probes["base"]["frame_auc"])
+    assert json.loads((tmp_path / "probe.json").read_text()) == report
