@@ -69,12 +69,12 @@ def write_scores_csv(
             names[i],
             int(scores.frame_index[i]),
             "" if scores.labels is None else int(scores.labels[i]),
-            f"{scores.psnr[i]:.6f}",
-            f"{scores.distance[i]:.9g}",
-            f"{scores.regular[i]:.9g}",
+            repr(float(scores.psnr[i])),
+            repr(float(scores.distance[i])),
+            repr(float(scores.regular[i])),
             int(scores.updated[i]),
-            f"{final[i]:.6f}",
-            f"{glob[i]:.6f}",
+            repr(float(final[i])),
+            repr(float(glob[i])),
         ]
         writer.writerow(row + ([int(flagged[i])] if flagged is not None else []))
     return write_text_atomic(path, buf.getvalue())
