@@ -64,6 +64,11 @@ class Calibration:
     def frames(self) -> int:
         return int(len(self.scores))
 
+    @property
+    def low_score(self) -> float:
+        """The lowest calibration score (a floor for plotting online scores)."""
+        return float(self.scores[0])
+
     def threshold(self, percentile: float = DEFAULT_QUANTILE) -> float:
         """The ``percentile`` (0 < Q < 100) of the calibration frames' online scores."""
         if not 0.0 < percentile < 100.0:
@@ -89,7 +94,7 @@ class Calibration:
             "version": VERSION,
             **self.summary(),
             "config": self.config,
-            "scores": [round(float(s), 6) for s in self.scores],
+            "scores": [float(s) for s in self.scores],
         }
 
     def save(self, path: str | Path) -> Path:

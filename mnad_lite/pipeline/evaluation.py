@@ -319,3 +319,27 @@ def evaluate(
         ]
     write_json(out / "eval.json", report)
     return report
+
+
+def calibrate_run(
+    run: str | Path,
+    data: str | Path | Any,
+    device: str = "auto",
+    progress: bool = True,
+    overwrite: bool = False,
+) -> Calibration:
+    """Calibrate ``run`` on the normal training videos of ``data`` (no test videos needed)
+    and write ``RUN/calibration.json`` (refused when it exists, unless ``overwrite``)."""
+    from mnad_lite.data import open_dataset
+
+    run = Path(run)
+    target = run / CALIBRATION_FILE
+    if target.exists() and not overwrite:
+        raise ConfigError(f"{target}: already exists; pass --overwrite to replace it")
+    dev = pick_device(device)
+    model, config = load_run(run, dev)
+    dataset = open_dataset(data) if isinstance(data, (str, Path)) else data
+    videos, source = calibration_videos(dataset, config)
+    calibration, _ = calibrate(model, config, videos, source, dev, progress)
+    calibration.save(target)
+    return calibration

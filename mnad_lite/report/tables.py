@@ -29,7 +29,7 @@ def format_report(report: dict[str, Any]) -> str:
     loc = report.get("localization")
     if loc and loc.get("rbdc") is not None:
         lines.append(
-            f"  {'RBDC / TBDC (pixel threshold from calibration)':<44}: "
+            f"  {'RBDC / TBDC (calibrated pixel threshold)':<44}: "
             f"{100 * loc['rbdc']:6.2f} % / {100 * loc['tbdc']:.2f} %"
         )
     if report.get("macro_videos_skipped"):
@@ -43,9 +43,10 @@ def format_report(report: dict[str, Any]) -> str:
         )
     if report.get("threshold") is not None:
         lines.append(
-            f"  threshold {report['threshold']:.4g} on {report.get('threshold_score', 'score')}"
-            f" ({report.get('threshold_choice', 'given')}): {report['flagged_frames']} flagged"
+            f"  threshold {report['threshold']:.4g} on {report.get('threshold_score', 'score')}: "
+            f"{report['flagged_frames']} frames flagged"
         )
+        lines.append(f"    chosen: {report.get('threshold_choice', 'given')}")
         alarms = report.get("alarms") or {}
         if report.get("precision") is not None:
             lines.append(
