@@ -7,9 +7,9 @@ The package reads as layers; each imports only the layers above it in this list:
    :mod:`~mnad_lite.metrics` (AUCs, EER, AP, pixel and per-kind AUC); and
    :mod:`~mnad_lite.data` (datasets, clips, the synthetic benchmark, your own video);
 2. the engine, :mod:`mnad_lite.engine`: configuration, checkpoints, runtime, training,
-   inference;
+   inference, calibration on normal footage;
 3. reporting, :mod:`mnad_lite.report`: ``scores.csv``/``eval.json``, tables, figures;
-4. pipelines, :mod:`mnad_lite.pipeline`: evaluation, studies, the demo;
+4. pipelines, :mod:`mnad_lite.pipeline`: evaluation, studies, the demo, watching a video;
 5. the command line (:mod:`mnad_lite.cli`) and the course (:mod:`mnad_lite.course`).
 
 The names below are imported lazily, so ``python -m mnad_lite --help`` starts without

@@ -1,4 +1,5 @@
-"""``train``, ``evaluate`` and ``demo`` on the command line: parse, call the package, print."""
+"""``train``, ``evaluate``, ``calibrate``, ``watch`` and ``demo`` on the command line: parse,
+call the package, print."""
 
 from __future__ import annotations
 
@@ -45,12 +46,43 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--out", type=Path, help="folder for the results (default: the run folder)")
     p.add_argument(
         "--threshold",
+        metavar="T|auto|auto:Q",
+        help="flag frames: T on the paper's score (0..1), or auto (auto:Q) = the 99th (Q-th) "
+        "percentile of the calibration videos' online scores, on the online score",
+    )
+    p.add_argument(
+        "--fps",
         type=float,
-        metavar="T",
-        help="flag frames whose score (0..1) is at least T; chosen without test labels",
+        help="frame rate for false alarms per minute (default: the video files' header, else 10)",
     )
     p.add_argument("--json", action="store_true", help="print eval.json instead of the table")
     p.set_defaults(handler=cmd_evaluate)
+
+    p = subparsers.add_parser(
+        "calibrate", help="normal-data statistics of a run (RUN/calibration.json) for watch"
+    )
+    p.add_argument("--run", required=True, type=Path, help="run folder (from train)")
+    p.add_argument("--data", required=True, type=Path, help="dataset with normal training videos")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto")
+    p.add_argument("--overwrite", action="store_true", help="replace RUN/calibration.json")
+    p.set_defaults(handler=cmd_calibrate)
+
+    p = subparsers.add_parser("watch", help="score a video file frame by frame and raise alerts")
+    p.add_argument("video", type=Path, help="video file (.avi, .mp4 ...)")
+    p.add_argument("--run", required=True, type=Path, help="run folder with calibration.json")
+    p.add_argument("--out", type=Path, help="new folder for the results (default RUN/watch/NAME)")
+    p.add_argument(
+        "--threshold",
+        default="auto",
+        metavar="T|auto|auto:Q",
+        help="alert when the online score >= T; auto (default) = the calibration's 99th "
+        "percentile, auto:Q its Q-th",
+    )
+    p.add_argument("--annotate", action="store_true", help="also write annotated.avi")
+    p.add_argument("--fps", type=float, help="frame rate (default: the video header, else 10)")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(handler=cmd_watch)
 
     p = subparsers.add_parser(
         "study", help="a grid of variants x seeds: train, evaluate, summarise"
@@ -117,6 +149,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         figures=not args.no_figures,
         threshold=args.threshold,
         out=args.out,
+        fps=args.fps,
     )
     print(json.dumps(report, indent=2) if args.json else format_report(report))
     if not args.json:
@@ -125,6 +158,46 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
             f"wrote {out / 'eval.json'}, {out / 'scores.csv'}"
             + ("" if args.no_figures else f", {out / 'figures'}/")
         )
+    return 0
+
+
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    from mnad_lite.pipeline.evaluation import calibrate_run
+
+    cal = calibrate_run(args.run, args.data, device=args.device, overwrite=args.overwrite)
+    print(
+        f"calibrated on {cal.frames} frames of {len(cal.videos)} "
+        f"{'held-out' if cal.source == 'val_videos' else 'training'} videos: auto threshold "
+        f"{cal.threshold():.4g}, pixel threshold {cal.pixel_threshold:.4g}; wrote "
+        f"{args.run / 'calibration.json'}"
+    )
+    return 0
+
+
+def cmd_watch(args: argparse.Namespace) -> int:
+    from mnad_lite.pipeline.watch import watch
+
+    result = watch(
+        args.video,
+        args.run,
+        out=args.out,
+        threshold=args.threshold,
+        annotate=args.annotate,
+        device=args.device,
+        fps=args.fps,
+        progress=not args.quiet,
+    )
+    s = result.summary
+    print(
+        f"{s['frames']} frames ({s['scored_frames']} scored) at {s['video_fps']:g} fps; "
+        f"threshold {s['threshold']:.4g} ({s['threshold_choice']}); "
+        f"{len(result.events)} events, {s['flagged_frames']} flagged frames"
+    )
+    for e in result.events[:10]:
+        print(f"  frames {e['start']}-{e['end']}: peak {e['peak_score']:.3g} at {e['peak_frame']}")
+    if len(result.events) > 10:
+        print(f"  ... {len(result.events) - 10} more in events.csv")
+    print(f"wrote {result.out}/")
     return 0
 
 

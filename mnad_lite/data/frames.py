@@ -156,6 +156,24 @@ def probe_video(path: Path) -> tuple[int, tuple[int, int]]:
         cap.release()
 
 
+def convert_frame(bgr: np.ndarray, channels: int) -> np.ndarray:
+    """A frame as OpenCV decodes it from a video (BGR [H, W, 3]) -> RGB [H, W, 3] or
+    gray [H, W, 1], the convention of every decoded frame here."""
+    if channels == 1:
+        return cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)[..., None]
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+
+def video_fps(path: Path) -> float | None:
+    """Frames per second from a video file's header, or None when it does not say."""
+    cap = open_capture(path)
+    try:
+        fps = float(cap.get(cv2.CAP_PROP_FPS))
+    finally:
+        cap.release()
+    return fps if np.isfinite(fps) and 0 < fps < 1000 else None
+
+
 def decode_video(
     path: Path, size: tuple[int, int] | None, channels: int, num_frames: int | None = None
 ) -> np.ndarray:
@@ -171,11 +189,7 @@ def decode_video(
             ok, bgr = cap.read()
             if not ok:
                 break
-            if channels == 1:
-                img = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)[..., None]
-            else:
-                img = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-            frames.append(resize(img, size))
+            frames.append(resize(convert_frame(bgr, channels), size))
     finally:
         cap.release()
     if not frames:

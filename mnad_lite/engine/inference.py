@@ -103,6 +103,42 @@ def _score_batch(
     return torch.cat(preds), torch.cat(dists), torch.cat(regs), torch.tensor(upds)
 
 
+def prepare(model: MNAD, config: Config) -> None:
+    """Put ``model`` in scoring mode: eval, and the configured form of Eq. 15."""
+    if model.memory is not None:
+        model.memory.distance_form = config.distance_form
+    model.eval()
+
+
+@torch.no_grad()
+def score_clips(
+    model: MNAD, clip: torch.Tensor, config: Config, update_on: bool = False
+) -> dict[str, torch.Tensor]:
+    """P, D, eps, the update flag and the error map of a batch of clips, on the CPU.
+
+    Args:
+        clip: ``[B, t_length, C, H, W]`` in [-1, 1] on the model's device (the target is
+            the last frame); call :func:`prepare` once before.
+
+    Returns:
+        ``psnr``, ``distance``, ``regular`` float ``[B]``, ``updated`` bool ``[B]`` and
+        ``maps`` float16 ``[B, h, w]`` (squared error on [0, 1] frames, mean over
+        channels, area-resized to :func:`map_size`).
+    """
+    x, target = split_clip(clip, config.method)
+    x = to_layout(x, config.channels_last)
+    prediction, distance, regular, updated = _score_batch(model, x, target, config, update_on)
+    prediction = prediction.float()
+    err = frame_error(prediction, target).mean(dim=1, keepdim=True)  # [B, 1, H, W]
+    return {
+        "psnr": psnr(prediction, target, config.psnr_form).cpu(),  # Eq. 14
+        "distance": distance.float().cpu(),
+        "regular": regular.cpu(),
+        "updated": updated.cpu(),
+        "maps": F.interpolate(err, size=map_size(config.size), mode="area")[:, 0].half().cpu(),
+    }
+
+
 @torch.no_grad()
 def score_videos(
     model: MNAD,
@@ -123,12 +159,10 @@ def score_videos(
     device = device or next(model.parameters()).device
     test_update = config.test_update if test_update is None else test_update
     update_on = bool(test_update) and model.memory is not None
-    if model.memory is not None:
-        model.memory.distance_form = config.distance_form
+    prepare(model, config)
     batch_size = batch_size or config.eval_batch_size
-    model.eval()
-    map_hw = map_size(config.size)
-    rows: dict[str, list] = {k: [] for k in ("vid", "t", "psnr", "dist", "reg", "upd", "maps")}
+    keys = ("psnr", "distance", "regular", "updated", "maps")
+    rows: dict[str, list] = {k: [] for k in ("vid", "t", *keys)}
     labels: list[np.ndarray] | None = []
     tic = time.perf_counter()
     for vid, video in enumerate(tqdm(videos, desc="scoring", disable=not progress)):
@@ -138,18 +172,9 @@ def score_videos(
         elif labels is not None:
             labels.append(np.asarray(video.labels)[clips.index[:, 1]])
         for clip in DataLoader(clips, batch_size=batch_size):
-            x, target = split_clip(clip.to(device), config.method)
-            x = to_layout(x, config.channels_last)
-            prediction, distance, regular, updated = _score_batch(
-                model, x, target, config, update_on
-            )
-            prediction = prediction.float()
-            err = frame_error(prediction, target).mean(dim=1, keepdim=True)  # [B, 1, H, W]
-            rows["maps"].append(F.interpolate(err, size=map_hw, mode="area")[:, 0].half().cpu())
-            rows["psnr"].append(psnr(prediction, target, config.psnr_form).cpu())  # Eq. 14
-            rows["reg"].append(regular.cpu())
-            rows["dist"].append(distance.float().cpu())
-            rows["upd"].append(updated.cpu())
+            out = score_clips(model, clip.to(device), config, update_on)
+            for k in keys:
+                rows[k].append(out[k])
         rows["vid"].append(np.full(len(clips), vid))
         rows["t"].append(clips.index[:, 1])
     seconds = time.perf_counter() - tic
@@ -167,9 +192,9 @@ def score_videos(
         video_ids=cat("vid").astype(np.int64),
         frame_index=cat("t").astype(np.int64),
         psnr=cat("psnr").astype(np.float64),
-        distance=cat("dist").astype(np.float64),
-        regular=cat("reg").astype(np.float64),
-        updated=cat("upd").astype(bool),
+        distance=cat("distance").astype(np.float64),
+        regular=cat("regular").astype(np.float64),
+        updated=cat("updated").astype(bool),
         labels=np.concatenate(labels).astype(np.int64) if labels else None,
         error_maps=cat("maps"),
         seconds=seconds,

@@ -1,9 +1,10 @@
 """The files of an evaluation: ``scores.csv`` (one row per frame) and ``eval.json``.
 
 ``scores.csv`` columns: ``video, frame, label, psnr, feature_distance, regular_score,
-memory_updated, score, score_global`` (+ ``flagged`` with a threshold): the inputs of
-Eq. 16 and the scores, so every number in ``eval.json`` can be recomputed from it
-(:func:`read_scores_csv`). Files are written atomically (a reader never sees half).
+memory_updated, score, score_global`` (+ ``score_online`` with a calibration, + ``flagged``
+with a threshold): the inputs of Eq. 16 and the scores, so every number in ``eval.json``
+can be recomputed from it (:func:`read_scores_csv`). Files are written atomically (a
+reader never sees half).
 """
 
 from __future__ import annotations
@@ -58,11 +59,15 @@ def write_scores_csv(
     final: np.ndarray,
     glob: np.ndarray,
     flagged: np.ndarray | None = None,
+    online: np.ndarray | None = None,
 ) -> Path:
     """One row per scored frame (a :class:`~mnad_lite.engine.inference.FrameScores`)."""
     buf = io.StringIO()
     writer = csv.writer(buf)
-    writer.writerow(SCORE_COLUMNS + (("flagged",) if flagged is not None else ()))
+    extra = (("score_online",) if online is not None else ()) + (
+        ("flagged",) if flagged is not None else ()
+    )
+    writer.writerow(SCORE_COLUMNS + extra)
     names = scores.video_names
     for i in range(len(scores)):
         row = [
@@ -76,6 +81,8 @@ def write_scores_csv(
             repr(float(final[i])),
             repr(float(glob[i])),
         ]
+        if online is not None:
+            row.append(f"{online[i]:.6f}")
         writer.writerow(row + ([int(flagged[i])] if flagged is not None else []))
     return write_text_atomic(path, buf.getvalue())
 
@@ -98,6 +105,8 @@ def read_scores_csv(path: str | Path) -> dict[str, np.ndarray]:
     }
     for key in ("psnr", "feature_distance", "regular_score", "score", "score_global"):
         out[key] = np.array([float(r[key]) for r in rows], dtype=np.float64)
+    if rows and "score_online" in rows[0]:
+        out["score_online"] = np.array([float(r["score_online"]) for r in rows], np.float64)
     if rows and "flagged" in rows[0]:
         out["flagged"] = np.array([int(r["flagged"]) for r in rows], dtype=bool)
     return out
