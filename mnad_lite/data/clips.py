@@ -99,10 +99,14 @@ class ClipDataset(Dataset):
         if not -len(self) <= i < len(self):
             raise IndexError(f"clip {i} out of range for {len(self)} clips")
         v, t = self.index[i]
-        start = int(t) - self.t_length + 1
-        clip = self.cache.frame_range(self.videos[v], start, int(t) + 1, self.size, self.channels)
-        clip = clip.transpose(0, 3, 1, 2).astype(np.float32)  # [L, C, H, W], a fresh copy
-        return torch.from_numpy(clip / np.float32(127.5) - np.float32(1.0))
+        clip = np.empty((self.t_length, self.channels, *self.size), dtype=np.float32)
+        # the frames (uint8 [L, H, W, C]) are copied straight into the float clip's NHWC view
+        start, stop = int(t) - self.t_length + 1, int(t) + 1
+        hwc = clip.transpose(0, 2, 3, 1)
+        self.cache.frame_range(self.videos[v], start, stop, self.size, self.channels, out=hwc)
+        np.divide(clip, np.float32(127.5), out=clip)
+        clip -= np.float32(1.0)
+        return torch.from_numpy(clip)
 
     def clip_labels(self) -> np.ndarray | None:
         """Label of every clip's last frame, uint8 [N], or None when a video has none."""

@@ -384,6 +384,7 @@ class FrameCache:
         self._mem: OrderedDict[tuple, np.ndarray] = OrderedDict()  # oldest first
         self._maps: OrderedDict[tuple, np.ndarray] = OrderedDict()
         self._cursors: dict[tuple, _Cursor] = {}
+        self._resolved: dict[Path, str] = {}
         self._resident = 0
         self._peak = 0
         #: frames this cache decoded (memory and disk), and frames served from memory
@@ -483,23 +484,35 @@ class FrameCache:
         stop: int,
         size: tuple[int, int] | None = None,
         channels: int = 3,
+        out: np.ndarray | None = None,
     ) -> np.ndarray:
         """Frames ``start`` to ``stop - 1`` of ``video``: uint8 [stop - start, H, W, C], read-only.
 
         ``size`` = (H, W) (None: the source size). Decodes only the frames not cached;
         a frame that cannot be decoded is a one-line DataError naming its file. On disk the
-        result is a view of the memory-mapped file, in memory a fresh array.
+        result is a view of the memory-mapped file, in memory a fresh array. ``out``: an
+        array of that shape (any dtype and strides, e.g. a transposed float32 view) to
+        copy the frames into and return instead.
         """
         key = self._key(video, start, stop, size, channels)
         if self.cache_dir is not None:
-            return self._mapped(video, key)[start:stop]
-        out = np.empty((stop - start, *key[2], key[3]), dtype=np.uint8)
+            frames = self._mapped(video, key)[start:stop]
+            if out is None:
+                return frames
+            out[...] = frames
+            return out
+        fresh = out is None
+        if out is None:
+            out = np.empty((stop - start, *key[2], key[3]), dtype=np.uint8)
+        elif out.shape != (stop - start, *key[2], key[3]):
+            raise ValueError(f"out has shape {out.shape}, frames are {(stop - start, *key[2:])}")
 
         def put(t: int, arr: np.ndarray) -> None:
             out[t - start] = arr
 
         self._gather(video, key, start, stop, put)
-        out.flags.writeable = False
+        if fresh:
+            out.flags.writeable = False
         return out
 
     def _key(
@@ -516,7 +529,10 @@ class FrameCache:
         if not 0 <= start < stop <= video.num_frames:
             raise IndexError(f"frames {start}:{stop} out of range for {video.num_frames} frames")
         self._after_fork()
-        return (str(Path(video.source).resolve()), video.signature(), tuple(hw), channels)
+        source = self._resolved.get(video.source)
+        if source is None:  # resolving costs system calls: once per source
+            source = self._resolved[video.source] = str(Path(video.source).resolve())
+        return (source, video.signature(), tuple(hw), channels)
 
     def _gather(
         self,
