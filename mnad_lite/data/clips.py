@@ -22,6 +22,7 @@ from mnad_lite.data.frames import (
     check_channels,
     check_size,
     default_cache,
+    format_bytes,
 )
 from mnad_lite.errors import ConfigError
 
@@ -78,10 +79,10 @@ class ClipDataset(Dataset):
         held = self.cache
         if held.cache_dir is None and self.frame_bytes > held.max_bytes:
             warnings.warn(
-                f"ClipDataset: {self.frame_bytes / 2**30:.2f} GiB of decoded frames exceed the "
-                f"frame cache's {held.max_bytes / 2**30:.2f} GiB, so frames will be decoded "
-                f"again every epoch; set {CACHE_BYTES_ENV} higher, or MNAD_CACHE to a folder "
-                "to decode once to disk",
+                f"ClipDataset: {format_bytes(self.frame_bytes)} of decoded frames exceed the "
+                f"frame cache's limit of {format_bytes(held.max_bytes)}, so frames will be "
+                f"decoded again every epoch; set {CACHE_BYTES_ENV} higher, or MNAD_CACHE to a "
+                "folder to decode once to disk",
                 stacklevel=2,
             )
 
@@ -89,6 +90,26 @@ class ClipDataset(Dataset):
     def cache(self) -> FrameCache:
         """The frame cache items are read through (this process's default if none given)."""
         return self._cache if self._cache is not None else default_cache()
+
+    def preload(self) -> int:
+        """Decode the clips' frames into the cache now; returns how many frames were decoded.
+
+        In memory, whole videos in order, as many as fit in the room the cache has left (the
+        rest stay lazy); on disk, every video's file. Useful before a DataLoader with
+        ``num_workers > 0``: forked workers then share the parent's frames instead of each
+        decoding its own (without ``persistent_workers`` they start afresh every epoch).
+        """
+        cache = self.cache
+        room = cache.max_bytes - cache.resident_bytes
+        per_frame = self.size[0] * self.size[1] * self.channels
+        decoded = 0
+        for video, count in zip(self.videos, self.frame_counts, strict=True):
+            if cache.cache_dir is None:
+                if count * per_frame > room:
+                    break
+                room -= count * per_frame
+            decoded += cache.preload(video, self.size, self.channels)
+        return decoded
 
     def __len__(self) -> int:
         """N = sum over videos of max(0, T - t_length + 1)."""

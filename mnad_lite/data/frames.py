@@ -127,6 +127,14 @@ def parse_bytes(text: str | int, name: str = CACHE_BYTES_ENV) -> int:
     )
 
 
+def format_bytes(n: int) -> str:
+    """``n`` bytes for people: ``512 B``, ``140.0 KiB``, ``3.25 GiB``."""
+    for unit, shift in (("TiB", 40), ("GiB", 30), ("MiB", 20), ("KiB", 10)):
+        if n >= 1 << shift:
+            return f"{n / (1 << shift):.3g} {unit}"
+    return f"{n} B"
+
+
 def cache_bytes_from_env() -> int:
     """The limit ``MNAD_CACHE_BYTES`` asks for, else :func:`default_cache_bytes`."""
     value = os.environ.get(CACHE_BYTES_ENV, "").strip()
@@ -557,6 +565,43 @@ class FrameCache:
             fill = self._decode_images if video.frame_paths else self._decode_video
             for t, arr in fill(video, key, missing):
                 put(t, arr)
+
+    def preload(
+        self, video: FrameSource, size: tuple[int, int] | None = None, channels: int = 3
+    ) -> int:
+        """Decode every frame of ``video`` not cached yet; returns how many were decoded.
+
+        In memory the frames become resident (image frames decode on up to 4 threads; of a
+        video larger than the limit only the frames decoded last stay); on disk the video's
+        file is built.
+        """
+        n = video.num_frames
+        key = self._key(video, 0, n, size, channels)
+        before = self.decoded
+        if self.cache_dir is not None:
+            self._mapped(video, key)
+            return self.decoded - before
+        with self._lock:
+            missing = [t for t in range(n) if (key, t) not in self._mem]
+        if missing and not video.frame_paths:
+            for _ in self._decode_video(video, key, missing[-1:]):  # passed frames are kept
+                pass
+        elif missing:
+            _, _, hw, channels = key
+
+            def one(t: int) -> None:
+                frame = decode_frame(video.frame_paths[t], hw, channels, video.frame_size)
+                self._insert((key, t), frame)
+
+            workers = min(4, os.cpu_count() or 1, len(missing))
+            if workers <= 1:
+                for t in missing:
+                    one(t)
+            else:  # OpenCV releases the GIL while decoding, so threads help
+                with ThreadPoolExecutor(workers) as pool:
+                    for _ in pool.map(one, missing):
+                        pass
+        return self.decoded - before
 
     # -- memory ----------------------------------------------------------------------------
     def _insert(self, key: tuple, arr: np.ndarray) -> np.ndarray:

@@ -14,7 +14,7 @@ import torch
 
 from mnad_lite.data import ClipDataset, FrameCache, Video, open_dataset
 from mnad_lite.data import frames as frames_mod
-from mnad_lite.data.frames import default_cache_bytes, parse_bytes
+from mnad_lite.data.frames import default_cache_bytes, format_bytes, parse_bytes
 from mnad_lite.errors import ConfigError, DataError
 
 GIB = 1 << 30
@@ -77,6 +77,16 @@ def test_bad_byte_counts_are_one_line_errors(text):
     assert "\n" not in message and message.startswith(f"MNAD_CACHE_BYTES={text.strip()!r}")
     with pytest.raises(ConfigError, match="cannot be negative"):
         parse_bytes(-5)
+
+
+def test_format_bytes():
+    assert [format_bytes(n) for n in (0, 1023, 1024, 3 << 19, 4 * GIB)] == [
+        "0 B",
+        "1023 B",
+        "1 KiB",
+        "1.5 MiB",
+        "4 GiB",
+    ]
 
 
 def test_percent_of_ram():
@@ -299,3 +309,28 @@ def test_dataloader_workers_hold_their_own_cache(small):
     serial = torch.cat(list(torch.utils.data.DataLoader(clips, batch_size=2)))
     parallel = torch.cat(list(torch.utils.data.DataLoader(clips, batch_size=2, num_workers=2)))
     assert torch.equal(serial, parallel)
+
+
+def test_preload_fills_what_fits_and_forked_workers_decode_nothing(small, tmp_path, monkeypatch):
+    cache = FrameCache(max_bytes=12 * FRAME)  # videos of 6, 5 and 3 frames: the first two fit
+    with pytest.warns(UserWarning, match=r"2\.62 KiB of decoded frames exceed .* 2\.25 KiB"):
+        clips = ClipDataset(small.train, t_length=3, size=(12, 16), channels=1, cache=cache)
+    assert clips.preload() == 11 and cache.resident_bytes == 11 * FRAME
+    cache = FrameCache(max_bytes="1M")
+    clips = ClipDataset(small.train, t_length=3, size=(12, 16), channels=1, cache=cache)
+    assert clips.preload() == 14 and clips.preload() == 0
+    serial = torch.cat(list(torch.utils.data.DataLoader(clips, batch_size=2)))
+
+    def no_decoding(path, channels=3):
+        raise AssertionError(f"decoded {path} again")
+
+    monkeypatch.setattr(frames_mod, "read_image", no_decoding)
+    assert torch.equal(serial, torch.cat(list(torch.utils.data.DataLoader(clips, batch_size=2))))
+    if torch.multiprocessing.get_start_method() == "fork":  # workers inherit the frames
+        loader = torch.utils.data.DataLoader(clips, batch_size=2, num_workers=2)
+        assert torch.equal(serial, torch.cat(list(loader)))
+    monkeypatch.undo()
+    disk = FrameCache(tmp_path / "cache")
+    on_disk = ClipDataset(small.train, t_length=3, size=(12, 16), channels=1, cache=disk)
+    assert on_disk.preload() == 14 and len(list((tmp_path / "cache").glob("*.npy"))) == 3
+    assert on_disk.preload() == 0 and torch.equal(on_disk[5], clips[5])
