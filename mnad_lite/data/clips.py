@@ -36,6 +36,7 @@ class ClipDataset(Dataset):
     on disk (``MNAD_CACHE``). When all the frames fit, an epoch decodes each frame once and
     later epochs decode nothing; when they do not (a warning says so), evicted frames are
     decoded again when needed, so memory stays bounded whatever the dataset's size.
+    :meth:`preload` decodes up front instead (threaded; shared with forked workers).
 
     Args:
         videos: the videos to cut into clips (their order defines ``index[:, 0]``).

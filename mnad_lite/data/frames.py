@@ -25,9 +25,13 @@ RGB frames), so what is kept is bounded. A :class:`FrameCache` keeps frames per
 
 The limit is per process: each DataLoader worker (``num_workers > 0``) holds its own cache,
 so k workers keep up to k x ``max_bytes`` (with ``MNAD_CACHE`` they share the page cache
-instead). Arrays handed out are read-only (they are shared with the cache): copy before
-editing. Counters ``resident_bytes``, ``peak_bytes`` and ``decoded`` show what the cache
-holds and did.
+instead). A forked worker starts with what its parent held, and workers without
+``persistent_workers`` are forked again every epoch: ``ClipDataset.preload()`` before the
+DataLoader decodes what fits once, in the parent, and the workers share it.
+
+Arrays handed out are read-only (they are shared with the cache): copy before editing.
+Counters ``resident_bytes``, ``peak_bytes`` and ``decoded`` show what the cache holds and
+did.
 
 Frames come out as uint8 arrays of shape [T, H, W, C]: C = 3 is RGB (a grayscale source such
 as Ped2 becomes 3 equal channels, the authors' convention), C = 1 is gray.
@@ -370,7 +374,7 @@ class FrameCache:
     Keys are (source path, signature, size, channels, frame); the signature changes when a
     source file changes, so a stale entry is never returned. Arrays handed out are
     read-only. A frame larger than the limit is handed out without being kept. Python's
-    bookkeeping (about 0.3 KB per frame) is not counted in ``resident_bytes``.
+    bookkeeping (about 0.4 KB per frame) is not counted in ``resident_bytes``.
 
     Thread-safe; after a fork (DataLoader workers) the child keeps what was cached and
     reopens its own video files; pickling (spawned workers) carries the settings only.
