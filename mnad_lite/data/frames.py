@@ -5,14 +5,16 @@ but a dataset can be larger than RAM (ShanghaiTech's training set is about 54 GB
 RGB frames), so what is kept is bounded. A :class:`FrameCache` keeps frames per
 (video, size, channels) in one of two places:
 
-- **in memory** (default): one uint8 [H, W, C] array per frame, decoded on first use, in a
-  least-recently-used cache of at most ``max_bytes`` bytes of pixel data. The limit is the
-  ``max_bytes`` argument, else the ``MNAD_CACHE_BYTES`` environment variable (``4G``,
-  ``512M``, ``1000000`` or ``25%`` of physical RAM; K/M/G/T are powers of 1024), else
-  :func:`default_cache_bytes`: a quarter of physical RAM, at most 4 GiB. Frames are the unit,
-  so a video larger than the limit is decoded frame by frame on demand, never refused. When
-  every frame of an epoch fits, no frame is decoded twice; when they do not, evicted frames
-  are decoded again when next needed (a ``ClipDataset`` warns at construction).
+- **in memory** (default): frames decoded on first use, kept in chunks of consecutive frames
+  of one video (about ``chunk_bytes``, each chunk its own anonymous memory map, returned to
+  the operating system when evicted), in a least-recently-used cache of at most
+  ``max_bytes`` bytes. The limit is the ``max_bytes`` argument, else the
+  ``MNAD_CACHE_BYTES`` environment variable (``4G``, ``512M``, ``1000000`` or ``25%`` of
+  physical RAM; K/M/G/T are powers of 1024), else :func:`default_cache_bytes`: a quarter of
+  physical RAM, at most 4 GiB. A video larger than the limit is decoded frame by frame on
+  demand, never refused. When every frame of an epoch fits, no frame is decoded twice;
+  when they do not, evicted frames are decoded again when next needed (a ``ClipDataset``
+  warns at construction).
 - **on disk** when a cache folder is given (``FrameCache(cache_dir)`` or ``MNAD_CACHE``):
   each video is decoded once, frame by frame, into a uint8 [T, H, W, C] ``.npy`` file
   (written to a temporary file and renamed, under a lock file, so a reader never sees half
@@ -41,6 +43,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import mmap
 import os
 import re
 import tempfile
@@ -336,6 +339,38 @@ class FrameSource(Protocol):
     def signature(self) -> str: ...
 
 
+class _Chunk:
+    """K consecutive frames of one video in one private anonymous memory map, filled one by one.
+
+    A map is returned to the operating system as soon as it is freed, where arrays from the
+    C heap would leave holes in it. Only the map and small Python objects live as long as
+    the chunk: the frame arrays are made on each use, since every long-lived allocation in
+    the C heap between an epoch's transient clip buffers pins the heap's top and makes it
+    grow (RSS was seen at 4x the cached bytes). Without such maps (Windows), a bytearray.
+    """
+
+    __slots__ = ("buf", "shape", "frame_bytes", "filled", "count", "nbytes")
+
+    def __init__(self, k: int, shape: tuple[int, ...]) -> None:
+        self.shape = shape  # of one frame, (H, W, C)
+        self.frame_bytes = shape[0] * shape[1] * shape[2]
+        n = k * self.frame_bytes
+        try:
+            self.buf: mmap.mmap | bytearray = mmap.mmap(
+                -1, n, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS
+            )
+            self.nbytes = -(-n // mmap.PAGESIZE) * mmap.PAGESIZE  # whole pages
+        except (AttributeError, OSError, ValueError):
+            self.buf, self.nbytes = bytearray(n), n
+        self.filled = bytearray(k)
+        self.count = 0
+
+    def frame(self, i: int) -> np.ndarray:
+        """Frame i, uint8 [H, W, C]: a view of the chunk's memory, writable."""
+        n = self.frame_bytes
+        return np.frombuffer(self.buf, np.uint8, n, i * n).reshape(self.shape)
+
+
 class _Cursor:
     """An open video file and the index of the frame it decodes next."""
 
@@ -366,16 +401,23 @@ class FrameCache:
     Args:
         cache_dir: folder of the on-disk cache (None: memory only). With a folder, videos
             are decoded once into memory-mapped .npy files and the memory cache is unused.
-        max_bytes: limit of the in-memory cache, in bytes of pixel data (an int, or a
-            string as :func:`parse_bytes` reads); None: ``$MNAD_CACHE_BYTES``, else
+        max_bytes: limit of the in-memory cache in bytes (an int, or a string as
+            :func:`parse_bytes` reads); None: ``$MNAD_CACHE_BYTES``, else
             :func:`default_cache_bytes`. 0 keeps nothing (every use decodes).
+        chunk_bytes: about how many bytes of consecutive frames of one video are allocated
+            together, the unit of eviction; None: max(256 KiB, max_bytes / 8192), so at
+            most about 8192 chunks exist (each is a memory map).
         max_open_maps: most memory-mapped .npy files kept open (each holds a descriptor).
 
-    Keys are (source path, signature, size, channels, frame); the signature changes when a
-    source file changes, so a stale entry is never returned. Arrays handed out are
-    read-only. A frame larger than the limit is handed out without being kept. Python's
-    bookkeeping (about 0.4 KB per frame) is not counted in ``resident_bytes``.
+    In memory, frames live in chunks of K consecutive frames of one video (K from
+    ``chunk_bytes``, at least 1), each chunk its own anonymous memory map, filled frame by
+    frame as frames are first used; the least recently used chunk is evicted to make room.
+    ``resident_bytes`` counts whole chunks (rounded up to pages) as soon as they exist, so
+    it bounds what the cache can make resident; Python's bookkeeping (under 1 KB per chunk)
+    is not counted. A frame larger than the limit is handed out without being kept.
 
+    Keys are (source path, signature, size, channels); the signature changes when a source
+    file changes, so a stale entry is never returned. Arrays handed out are read-only.
     Thread-safe; after a fork (DataLoader workers) the child keeps what was cached and
     reopens its own video files; pickling (spawned workers) carries the settings only.
     """
@@ -384,21 +426,29 @@ class FrameCache:
         self,
         cache_dir: str | Path | None = None,
         max_bytes: int | str | None = None,
+        chunk_bytes: int | str | None = None,
         max_open_maps: int = 64,
     ) -> None:
         self.cache_dir = Path(cache_dir).expanduser() if cache_dir else None
         self.max_bytes = (
             cache_bytes_from_env() if max_bytes is None else parse_bytes(max_bytes, "max_bytes")
         )
+        self.chunk_bytes = (
+            max(256 << 10, self.max_bytes // 8192)
+            if chunk_bytes is None
+            else parse_bytes(chunk_bytes, "chunk_bytes")
+        )
         if int(max_open_maps) < 1:
             raise ConfigError(f"max_open_maps must be at least 1, got {max_open_maps}")
         self.max_open_maps = int(max_open_maps)
-        self._mem: OrderedDict[tuple, np.ndarray] = OrderedDict()  # oldest first
+        self._chunks: OrderedDict[tuple, _Chunk] = OrderedDict()  # (key, c), oldest first
+        self._chunk_len: dict[tuple, int] = {}  # key -> K (0: frames too large to keep)
         self._maps: OrderedDict[tuple, np.ndarray] = OrderedDict()
         self._cursors: dict[tuple, _Cursor] = {}
         self._resolved: dict[Path, str] = {}
         self._resident = 0
         self._peak = 0
+        self._count = 0
         #: frames this cache decoded (memory and disk), and frames served from memory
         self.decoded = 0
         self.hits = 0
@@ -410,6 +460,7 @@ class FrameCache:
         return {
             "cache_dir": self.cache_dir,
             "max_bytes": self.max_bytes,
+            "chunk_bytes": self.chunk_bytes,
             "max_open_maps": self.max_open_maps,
         }
 
@@ -419,17 +470,17 @@ class FrameCache:
     def __repr__(self) -> str:
         where = f"disk at {self.cache_dir}" if self.cache_dir else "memory"
         return (
-            f"FrameCache({where}, {len(self._mem)} frames, {self._resident} of "
+            f"FrameCache({where}, {self._count} frames, {self._resident} of "
             f"{self.max_bytes} bytes resident)"
         )
 
     def __len__(self) -> int:
         """Frames held in memory."""
-        return len(self._mem)
+        return self._count
 
     @property
     def resident_bytes(self) -> int:
-        """Bytes of pixel data held in memory now (memory-mapped files not counted)."""
+        """Bytes of the chunks held in memory now (memory-mapped .npy files not counted)."""
         return self._resident
 
     @property
@@ -444,9 +495,9 @@ class FrameCache:
         """Forget the in-memory frames and close open files (files on disk stay)."""
         self._after_fork()
         with self._lock:
-            self._mem.clear()
+            self._chunks.clear()
             self._maps.clear()
-            self._resident = 0
+            self._resident = self._count = 0
             cursors, self._cursors = self._cursors, {}
         for cur in cursors.values():
             cur.cap.release()
@@ -478,9 +529,9 @@ class FrameCache:
     def frame(
         self, video: FrameSource, t: int, size: tuple[int, int] | None = None, channels: int = 3
     ) -> np.ndarray:
-        """Frame t of ``video``, uint8 [H, W, channels], read-only: the cached array itself.
+        """Frame t of ``video``, uint8 [H, W, channels], read-only: a view of the cache's memory.
 
-        In memory, a hit returns the very array the cache holds (no copy).
+        Nothing is copied: a hit returns a view of the same bytes every time.
         """
         key = self._key(video, t, t + 1, size, channels)
         if self.cache_dir is not None:
@@ -544,7 +595,14 @@ class FrameCache:
         source = self._resolved.get(video.source)
         if source is None:  # resolving costs system calls: once per source
             source = self._resolved[video.source] = str(Path(video.source).resolve())
-        return (source, video.signature(), tuple(hw), channels)
+        key = (source, video.signature(), tuple(hw), channels)
+        if key not in self._chunk_len:
+            frame_bytes = hw[0] * hw[1] * channels
+            k = min(
+                video.num_frames, self.chunk_bytes // frame_bytes, self.max_bytes // frame_bytes
+            )
+            self._chunk_len[key] = max(1, k) if frame_bytes <= self.max_bytes else 0
+        return key
 
     def _gather(
         self,
@@ -558,11 +616,10 @@ class FrameCache:
         missing = []
         with self._lock:
             for t in range(start, stop):
-                arr = self._mem.get((key, t))
+                arr = self._lookup(key, t, touch=True)
                 if arr is None:
                     missing.append(t)
                 else:
-                    self._mem.move_to_end((key, t))
                     put(t, arr)
             self.hits += stop - start - len(missing)
         if missing:
@@ -586,7 +643,7 @@ class FrameCache:
             self._mapped(video, key)
             return self.decoded - before
         with self._lock:
-            missing = [t for t in range(n) if (key, t) not in self._mem]
+            missing = [t for t in range(n) if self._lookup(key, t) is None]
         if missing and not video.frame_paths:
             for _ in self._decode_video(video, key, missing[-1:]):  # passed frames are kept
                 pass
@@ -595,7 +652,7 @@ class FrameCache:
 
             def one(t: int) -> None:
                 frame = decode_frame(video.frame_paths[t], hw, channels, video.frame_size)
-                self._insert((key, t), frame)
+                self._store(key, n, t, frame)
 
             workers = min(4, os.cpu_count() or 1, len(missing))
             if workers <= 1:
@@ -608,25 +665,58 @@ class FrameCache:
         return self.decoded - before
 
     # -- memory ----------------------------------------------------------------------------
-    def _insert(self, key: tuple, arr: np.ndarray) -> np.ndarray:
-        """Keep ``arr`` under ``key``, evicting the least recently used frames to fit."""
+    def _lookup(self, key: tuple, t: int, touch: bool = False) -> np.ndarray | None:
+        """Frame t if held (read-only view), else None; ``touch`` marks its chunk as used.
+
+        Call with the lock held.
+        """
+        k = self._chunk_len[key]
+        if k == 0:
+            return None
+        c, i = divmod(t, k)
+        chunk = self._chunks.get((key, c))
+        if chunk is None or not chunk.filled[i]:
+            return None
+        if touch:
+            self._chunks.move_to_end((key, c))
+        arr = chunk.frame(i)
         arr.flags.writeable = False
-        n = arr.nbytes
+        return arr
+
+    def _store(self, key: tuple, n: int, t: int, frame: np.ndarray) -> np.ndarray:
+        """Keep frame t of a video of n frames, evicting least recently used chunks to fit.
+
+        Returns the kept, read-only frame (or ``frame`` itself when it cannot be kept).
+        """
+        frame.flags.writeable = False
+        k = self._chunk_len[key]
         with self._lock:
             self.decoded += 1
-            old = self._mem.get(key)
-            if old is not None:  # another thread decoded it meanwhile
-                self._mem.move_to_end(key)
-                return old
-            if n > self.max_bytes:
-                return arr
-            while self._resident + n > self.max_bytes:
-                _, evicted = self._mem.popitem(last=False)
-                self._resident -= evicted.nbytes
-            self._mem[key] = arr
-            self._resident += n
-            self._peak = max(self._peak, self._resident)
-        return arr
+            if k == 0:
+                return frame
+            c, i = divmod(t, k)
+            chunk = self._chunks.get((key, c))
+            if chunk is None:
+                chunk = _Chunk(min(k, n - c * k), frame.shape)
+                while self._chunks and self._resident + chunk.nbytes > self.max_bytes:
+                    _, evicted = self._chunks.popitem(last=False)
+                    self._resident -= evicted.nbytes
+                    self._count -= evicted.count
+                if self._resident + chunk.nbytes > self.max_bytes:
+                    return frame  # a lone chunk over the limit (page rounding): not kept
+                self._chunks[(key, c)] = chunk
+                self._resident += chunk.nbytes
+                self._peak = max(self._peak, self._resident)
+            else:
+                self._chunks.move_to_end((key, c))
+            kept = chunk.frame(i)
+            if not chunk.filled[i]:  # (another thread may have stored it meanwhile)
+                kept[...] = frame
+                chunk.filled[i] = 1
+                chunk.count += 1
+                self._count += 1
+        kept.flags.writeable = False
+        return kept
 
     def _decode_images(
         self, video: FrameSource, key: tuple, missing: list[int]
@@ -634,7 +724,7 @@ class FrameCache:
         _, _, hw, channels = key
         for t in missing:
             arr = decode_frame(video.frame_paths[t], hw, channels, video.frame_size)
-            yield t, self._insert((key, t), arr)
+            yield t, self._store(key, video.num_frames, t, arr)
 
     def _decode_video(
         self, video: FrameSource, key: tuple, missing: list[int]
@@ -658,13 +748,14 @@ class FrameCache:
         try:
             while cur.next <= missing[-1]:
                 t = cur.next
-                need = t in wanted or (key, t) not in self._mem
+                with self._lock:
+                    need = t in wanted or self._lookup(key, t) is None
                 ok, bgr = cur.cap.read() if need else (cur.cap.grab(), None)
                 if not ok:
                     raise _count_error(video.source, n, t)
                 cur.next += 1
                 if need:
-                    arr = self._insert((key, t), _convert(bgr, hw, channels))
+                    arr = self._store(key, n, t, _convert(bgr, hw, channels))
                     if t in wanted:
                         yield t, arr
             if cur.next == n:  # at the end: the header's count must be the whole video
