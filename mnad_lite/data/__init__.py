@@ -4,7 +4,8 @@
   the original UCSD release and CUHK Avenue as released (:mod:`.layouts`), with frame
   labels and pixel masks from every common format (:mod:`.labels`).
 - :class:`ClipDataset` cuts videos into clips of t_length frames scaled to [-1, 1];
-  frames are decoded once and cached (:mod:`.frames`).
+  frames are decoded on first use and cached within a byte limit (``MNAD_CACHE_BYTES``)
+  or once into memory-mapped files (``MNAD_CACHE``) (:mod:`.frames`).
 - :func:`generate` writes the synthetic Ped2-like benchmark (:mod:`.synthetic`);
   :func:`extract_frames` turns a video file into the native layout (:mod:`.video`).
 

@@ -8,6 +8,7 @@ predicted and scored, so clip labels are simply ``video.labels[t]``.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 
 import numpy as np
@@ -15,26 +16,40 @@ import torch
 from torch.utils.data import Dataset
 
 from mnad_lite.data.dataset import Video
-from mnad_lite.data.frames import FrameCache, check_channels, check_size
+from mnad_lite.data.frames import (
+    CACHE_BYTES_ENV,
+    FrameCache,
+    check_channels,
+    check_size,
+    default_cache,
+    format_bytes,
+)
 from mnad_lite.errors import ConfigError, DataError
 
 
 class ClipDataset(Dataset):
     """All clips of t_length consecutive frames, resized and scaled to [-1, 1].
 
-    Every video is decoded once, at construction, through the frame cache; an item is then
-    a slice of a uint8 array, so an epoch does not decode a single JPEG.
+    Construction decodes nothing (frame counts come from the videos' file lists or
+    headers); an item's frames come from the frame cache (:mod:`.frames`), which decodes a
+    frame on its first use and keeps it within its byte limit (``MNAD_CACHE_BYTES``) or
+    on disk (``MNAD_CACHE``). When all the frames fit, an epoch decodes each frame once and
+    later epochs decode nothing; when they do not (a warning says so), evicted frames are
+    decoded again when needed, so memory stays bounded whatever the dataset's size.
+    :meth:`preload` decodes up front instead (threaded; shared with forked workers).
 
     Args:
         videos: the videos to cut into clips (their order defines ``index[:, 0]``).
         t_length: frames per clip (5 for prediction, 1 for reconstruction).
         size: (H, W) every frame is resized to, e.g. (256, 256).
         channels: 3 (RGB; gray sources become 3 equal channels) or 1.
-        cache: the frame cache (default: the process-wide one).
+        cache: the frame cache (default: the process-wide one, :func:`.default_cache`,
+            resolved in each process, so every DataLoader worker uses its own).
 
     Attributes:
         index: int64 [N, 2]: (video position, index t of the clip's last frame).
         frame_counts: T of each video.
+        frame_bytes: bytes of all the videos' frames, decoded at ``size``.
     """
 
     def __init__(
@@ -53,15 +68,49 @@ class ClipDataset(Dataset):
         if self.size is None:
             raise ConfigError("size (H, W) is required")
         self.channels = check_channels(channels)
-        # uint8 [T, H, W, C] per video, decoded once (read-only, shared with the cache)
-        self._frames = [v.frames(self.size, self.channels, cache) for v in self.videos]
-        self.frame_counts = [int(f.shape[0]) for f in self._frames]
+        self._cache = cache
+        self.frame_counts = [int(v.num_frames) for v in self.videos]
         rows = [
             np.stack([np.full(n - self.t_length + 1, i), np.arange(self.t_length - 1, n)], 1)
             for i, n in enumerate(self.frame_counts)
             if n >= self.t_length
         ]
         self.index = np.concatenate(rows).astype(np.int64) if rows else np.zeros((0, 2), np.int64)
+        self.frame_bytes = sum(self.frame_counts) * self.size[0] * self.size[1] * self.channels
+        held = self.cache
+        if held.cache_dir is None and self.frame_bytes > held.max_bytes:
+            warnings.warn(
+                f"ClipDataset: {format_bytes(self.frame_bytes)} of decoded frames exceed the "
+                f"frame cache's limit of {format_bytes(held.max_bytes)}, so frames will be "
+                f"decoded again every epoch; set {CACHE_BYTES_ENV} higher, or MNAD_CACHE to a "
+                "folder to decode once to disk",
+                stacklevel=2,
+            )
+
+    @property
+    def cache(self) -> FrameCache:
+        """The frame cache items are read through (this process's default if none given)."""
+        return self._cache if self._cache is not None else default_cache()
+
+    def preload(self) -> int:
+        """Decode the clips' frames into the cache now; returns how many frames were decoded.
+
+        In memory, whole videos in order, as many as fit in the room the cache has left (the
+        rest stay lazy); on disk, every video's file. Useful before a DataLoader with
+        ``num_workers > 0``: forked workers then share the parent's frames instead of each
+        decoding its own (without ``persistent_workers`` they start afresh every epoch).
+        """
+        cache = self.cache
+        room = cache.max_bytes - cache.resident_bytes
+        per_frame = self.size[0] * self.size[1] * self.channels
+        decoded = 0
+        for video, count in zip(self.videos, self.frame_counts, strict=True):
+            if cache.cache_dir is None:
+                if count * per_frame > room:
+                    break
+                room -= count * per_frame
+            decoded += cache.preload(video, self.size, self.channels)
+        return decoded
 
     def __len__(self) -> int:
         """N = sum over videos of max(0, T - t_length + 1)."""
@@ -72,9 +121,14 @@ class ClipDataset(Dataset):
         if not -len(self) <= i < len(self):
             raise IndexError(f"clip {i} out of range for {len(self)} clips")
         v, t = self.index[i]
-        clip = self._frames[v][t - self.t_length + 1 : t + 1]  # uint8 [L, H, W, C]
-        clip = clip.transpose(0, 3, 1, 2).astype(np.float32)  # [L, C, H, W], a fresh copy
-        return torch.from_numpy(clip / np.float32(127.5) - np.float32(1.0))
+        clip = np.empty((self.t_length, self.channels, *self.size), dtype=np.float32)
+        # the frames (uint8 [L, H, W, C]) are copied straight into the float clip's NHWC view
+        start, stop = int(t) - self.t_length + 1, int(t) + 1
+        hwc = clip.transpose(0, 2, 3, 1)
+        self.cache.frame_range(self.videos[v], start, stop, self.size, self.channels, out=hwc)
+        np.divide(clip, np.float32(127.5), out=clip)
+        clip -= np.float32(1.0)
+        return torch.from_numpy(clip)
 
     def clip_labels(self) -> np.ndarray | None:
         """Label of every clip's last frame, uint8 [N], or None when a video has none."""

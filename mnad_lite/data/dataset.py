@@ -2,8 +2,8 @@
 
 An :class:`AnomalyDataset` holds two lists of :class:`Video` (``train`` holds normal
 activity only, ``test`` holds videos with ground truth). A video knows its frame count and
-size without decoding anything; :meth:`Video.frames` decodes it once, through the frame
-cache, into uint8 [T, H, W, C].
+size without decoding anything; :meth:`Video.frames` and :meth:`Video.frame` decode through
+the frame cache (:mod:`.frames`) into uint8 [T, H, W, C] and [H, W, C].
 """
 
 from __future__ import annotations
@@ -99,17 +99,26 @@ class Video:
         channels: int = 3,
         cache: _frames.FrameCache | None = None,
     ) -> np.ndarray:
-        """All frames, uint8 [T, H, W, channels] (read-only), decoded once per process.
+        """All frames, uint8 [T, H, W, channels] (read-only), through the frame cache.
 
         ``size`` = (H, W) resizes (None: the source size); channels = 3 gives RGB (gray
-        sources become 3 equal channels), channels = 1 gray.
+        sources become 3 equal channels), channels = 1 gray. Frames already cached are not
+        decoded again; with an on-disk cache this is a memory-mapped array, else a fresh
+        array (T frames in RAM: use :meth:`frame` for one).
         """
-        channels = _frames.check_channels(channels)
-        hw = _frames.check_size(size) or self.frame_size
         cache = cache if cache is not None else _frames.default_cache()
-        return cache.get(
-            self.source, self.signature(), hw, channels, lambda: self.decode(hw, channels)
-        )
+        return cache.video(self, size, channels)
+
+    def frame(
+        self,
+        t: int,
+        size: tuple[int, int] | None = None,
+        channels: int = 3,
+        cache: _frames.FrameCache | None = None,
+    ) -> np.ndarray:
+        """Frame t, uint8 [H, W, channels] (read-only), through the frame cache."""
+        cache = cache if cache is not None else _frames.default_cache()
+        return cache.frame(self, t, size, channels)
 
     def decode(self, size: tuple[int, int] | None = None, channels: int = 3) -> np.ndarray:
         """Decode every frame now, bypassing the cache: uint8 [T, H, W, channels]."""

@@ -163,8 +163,9 @@ def make() -> type[Make]:
 
 @pytest.fixture(autouse=True)
 def fresh_cache(monkeypatch):
-    """Each test starts with an empty, memory-only default frame cache."""
+    """Each test starts with an empty, memory-only default frame cache of the default limit."""
     monkeypatch.delenv("MNAD_CACHE", raising=False)
+    monkeypatch.delenv("MNAD_CACHE_BYTES", raising=False)
     monkeypatch.setattr(frames_mod, "_default_cache", None)
 
 
