@@ -23,6 +23,7 @@ function here treats ``items`` as a constant (detached).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import torch
@@ -355,9 +356,19 @@ class Memory(nn.Module):
     The items live in the buffer ``items`` ``[M, C]``: saved with the state_dict, never
     given gradients. ``forward(x, update=None)`` updates them when ``update`` is true,
     or by default when the module is in training mode.
+
+    Several processes (data-parallel training): each sees its own queries, so updating
+    with them alone would leave every process with different items. ``gather_queries``
+    (None: one process) maps this process's detached queries ``[N, C]`` to every
+    process's ``[W*N, C]``, concatenated in rank order (the engine sets it to an
+    ``all_gather``); Eqs. 3-5 then run on that concatenation, so every process applies
+    the same update and the items equal those of one process on the concatenated
+    batch (Eq. 3's softmax runs over all W*N queries). The read and the losses
+    (Eqs. 1-2, 10-13) use this process's queries with the items before the update.
     """
 
     items: Tensor
+    gather_queries: Callable[[Tensor], Tensor] | None = None
 
     def __init__(
         self,
@@ -417,6 +428,9 @@ class Memory(nn.Module):
             distance = _nearest_term(per_frame, c, self.distance_form)  # Eq. 15   [B]
             diagnostics = _diagnostics(g, read_weights, hinge)
             if self.training if update is None else update:
+                if self.gather_queries is not None:  # every process's queries, rank order
+                    queries = self.gather_queries(queries.detach())  # [W*N, C]
+                    g = _geometry(queries, items)
                 self.items.copy_(_update(g, queries, items, self.weight_norm))  # Eqs. 3-5
         return MemoryOutput(
             features=features.to(x.dtype),

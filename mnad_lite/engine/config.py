@@ -78,6 +78,7 @@ MINIMUM: dict[str, float] = {
     "lambda_score": 0.0,
     "gamma": 0.0,
     "eval_batch_size": 1,
+    "world_size": 1,
 }
 #: Old field names still read from saved configurations.
 RENAMED = {"lam": "lambda_score"}
@@ -120,6 +121,7 @@ class Config:
     channels_last: bool = True  # NHWC tensors: faster convolutions on CPU (1.2x here) and CUDA
     num_workers: int = 0
     num_threads: int | None = None  # CPU threads (None: torch's default); fixes determinism
+    world_size: int = 1  # processes (torchrun sets it); global batch = world_size x batch_size
     # scoring (Eqs. 6-7, 14-16)
     lambda_score: float | None = None  # λ of Eq. 16
     gamma: float | None = None  # γ, test-time update threshold (Eq. 7)

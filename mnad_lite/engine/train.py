@@ -21,6 +21,26 @@ same weights as an uninterrupted one (deterministic on the CPU for a fixed threa
 see :func:`mnad_lite.engine.runtime.set_threads`). The learning rate follows a cosine
 from ``lr`` to 0 over the configured epochs (:func:`cosine_lr`); resuming with more
 epochs continues the schedule the longer run would have had.
+
+Several processes (``torchrun --nproc_per_node W -m mnad_lite train ...``, see
+:mod:`mnad_lite.engine.distributed`): DistributedDataParallel over W ranks (gloo on the
+CPU, NCCL on CUDA), ``world_size = W`` in ``config.json``.
+
+- Batch: every rank takes ``batch_size`` clips per step, so the global batch is
+  ``W x batch_size`` (the learning rate is not rescaled). A ``DistributedSampler``
+  seeded with ``seed`` and the epoch shards the clips (``drop_last``: equal batches on
+  every rank), so a resumed run sees the same order.
+- Loss and gradients: every term of Eq. 8 is a mean over equally many elements per
+  rank, so the mean over ranks of the per-rank terms (what is logged, via
+  ``all_reduce``) and of their gradients (DDP) equals the term on the global batch.
+- Memory items: every rank updates them with all ranks' queries (``all_gather``, rank
+  order), so they stay identical and equal a single process's on the concatenated
+  batch (:class:`mnad_lite.memory.Memory`); DDP's buffer broadcast is off.
+- BatchNorm: each rank normalises with its own batch's statistics and keeps its own
+  running statistics (no SyncBatchNorm); rank 0's are saved. This is the one way a
+  W-process run differs from one process on the global batch.
+- Files: rank 0 alone writes the run folder; every rank reads ``last.pt`` to resume;
+  validation (and model selection) runs on rank 0 and its log entry goes to all.
 """
 
 from __future__ import annotations
@@ -29,17 +49,20 @@ import json
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import torch
 import torch.nn.functional as F
-from torch.utils.data import DataLoader
+from torch import nn
+from torch.utils.data import DataLoader, DistributedSampler
 
 from mnad_lite.data.clips import ClipDataset, split_clip
+from mnad_lite.engine import distributed
 from mnad_lite.engine.checkpoint import load_checkpoint, read_checkpoint, save_checkpoint
 from mnad_lite.engine.config import Config
+from mnad_lite.engine.distributed import Dist
 from mnad_lite.engine.runtime import autocast, pick_device, seed_everything, set_threads, to_layout
 from mnad_lite.errors import ConfigError, DataError
 from mnad_lite.losses import total_loss
@@ -86,28 +109,39 @@ class Session:
     start_epoch: int = 0
     best: float = float("inf")
     log: list[dict[str, Any]] | None = None
+    dist: Dist = field(default_factory=Dist)
+    net: nn.Module | None = None  # what trains: the model, or its DDP wrapper
+    sampler: DistributedSampler | None = None  # several processes only
 
     def full_config(self) -> dict[str, Any]:
         return {"model": self.config.model_args(), "train": self.config.to_dict()}
 
 
-def open_run(config: Config, run: Path, resume: bool) -> Config:
+def open_run(config: Config, run: Path, resume: bool, dist: Dist | None = None) -> Config:
     """Create the run folder (or check the one to resume) and save the configuration.
 
     When resuming, the run's own configuration wins; only the epoch count may grow
-    and the device may change. An existing run is never overwritten without ``resume``.
+    and the device may change (not the number of processes). An existing run is never
+    overwritten without ``resume``. Only rank 0 (``dist.is_main``) writes.
     """
+    dist = dist or Dist()
     last = run / "last.pt"
     if resume:
         if not last.is_file():
             raise ConfigError(f"{last}: nothing to resume (no checkpoint in the run folder)")
         saved = Config.from_dict(read_checkpoint(last)["config"]["train"])
+        if saved.world_size != config.world_size:
+            raise ConfigError(
+                f"{run}: trained with world_size={saved.world_size}; resume it with as many "
+                f"processes (this is {config.world_size})"
+            )
         saved.epochs, saved.device = max(saved.epochs, config.epochs), config.device
         config = saved
     elif last.exists() or (run / "model.pt").exists():
         raise ConfigError(f"{run}: already holds a run; use --resume or another --out folder")
-    run.mkdir(parents=True, exist_ok=True)
-    config.save(run / "config.json")
+    if dist.is_main:
+        run.mkdir(parents=True, exist_ok=True)
+        config.save(run / "config.json")
     return config
 
 
@@ -121,11 +155,28 @@ def _split_train_val(videos: list, val_videos: int) -> tuple[list, list]:
     return videos[:-val_videos], videos[-val_videos:]
 
 
-def build(config: Config, dataset: Any, run: Path, resume: bool) -> Session:
-    """Seed, then the data loaders, the model (resumed from ``last.pt``) and Adam."""
+def _device(config: Config, dist: Dist) -> torch.device:
+    device = pick_device(config.device)
+    if dist.active and device.type == "cuda":  # one GPU per process
+        device = torch.device("cuda", dist.local_rank)
+        torch.cuda.set_device(device)
+    return device
+
+
+def build(
+    config: Config, dataset: Any, run: Path, resume: bool, dist: Dist | None = None
+) -> Session:
+    """Seed, then the data loaders, the model (resumed from ``last.pt``) and Adam.
+
+    With several processes (``dist.active``, process group joined): the clips are
+    sharded by a seeded ``DistributedSampler``, rank 0's buffers are copied to every
+    rank, the memory gathers every rank's queries for its update and the model is
+    wrapped in DDP (``Session.net``).
+    """
+    dist = dist or Dist()
     set_threads(config.num_threads)
     seed_everything(config.seed)
-    device = pick_device(config.device)
+    device = _device(config, dist)
     train_videos, val_videos = _split_train_val(list(dataset.train), config.val_videos)
     if not train_videos:
         raise DataError(f"{dataset.root}: no training videos")
@@ -133,15 +184,26 @@ def build(config: Config, dataset: Any, run: Path, resume: bool) -> Session:
     if len(clips) == 0:
         raise DataError(f"{dataset.root}: training videos are shorter than t_length")
     loader_gen = torch.Generator()
+    sampler = None
+    if dist.active:  # equal shards and equal batches: the memory's all_gather needs them
+        sampler = DistributedSampler(
+            clips, dist.world_size, dist.rank, shuffle=True, seed=config.seed, drop_last=True
+        )
     loader = DataLoader(
         clips,
         batch_size=config.batch_size,
-        shuffle=True,
-        drop_last=len(clips) >= config.batch_size,
+        shuffle=sampler is None,
+        sampler=sampler,
+        drop_last=len(clips) >= config.batch_size or sampler is not None,
         generator=loader_gen,
         num_workers=config.num_workers,
         pin_memory=device.type == "cuda",
     )
+    if sampler is not None and len(loader) == 0:
+        raise DataError(
+            f"{dataset.root}: {len(clips)} training clips give none of the "
+            f"{dist.world_size} processes a full batch of {config.batch_size}"
+        )
     val_loader = None
     if val_videos:
         val_clips = ClipDataset(val_videos, config.t_length, config.size, config.channels)
@@ -152,13 +214,22 @@ def build(config: Config, dataset: Any, run: Path, resume: bool) -> Session:
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
     steps = len(loader) if config.max_steps is None else min(len(loader), config.max_steps)
     session = Session(config, run, device, model, optimizer, loader, loader_gen, val_loader, steps)
-    session.log = []
+    session.log, session.dist, session.net, session.sampler = [], dist, model, sampler
     if resume:
         model, state = load_checkpoint(run / "last.pt", model, map_location=device)
         optimizer.load_state_dict(state["optimizer"])
         session.start_epoch, session.best = state["epoch"] + 1, state["best"]
         session.log = json.loads(state["log"])
         torch.set_rng_state(state["rng"]["torch"])
+    if dist.active:
+        distributed.share_buffers(model)  # DDP below leaves buffers alone
+        if model.memory is not None:
+            model.memory.gather_queries = distributed.all_gather_rows
+        session.net = nn.parallel.DistributedDataParallel(
+            model,
+            device_ids=[device.index] if device.type == "cuda" else None,
+            broadcast_buffers=False,  # items: identical by the gathered update; BN: per rank
+        )
     return session
 
 
@@ -169,18 +240,21 @@ def train_epoch(
     from tqdm.auto import tqdm
 
     config = s.config
+    net = s.net if s.net is not None else s.model
     s.loader_gen.manual_seed(config.seed * 1_000_003 + epoch)  # same order after a resume
+    if s.sampler is not None:
+        s.sampler.set_epoch(epoch)  # the shards' order depends on (seed, epoch) only
     lr = cosine_lr(config.lr, epoch, config.epochs)
     for group in s.optimizer.param_groups:
         group["lr"] = lr
-    s.model.train()
+    net.train()
     sums = dict.fromkeys(TERMS, 0.0)
     diag = None
     tic = time.perf_counter()
     bar = tqdm(
         total=s.steps_per_epoch,
         desc=f"epoch {epoch + 1}/{config.epochs}",
-        disable=not progress,
+        disable=not progress or not s.dist.is_main,
         leave=False,
     )
     for step, clip in enumerate(s.loader):
@@ -188,14 +262,17 @@ def train_epoch(
             break
         x, target = split_clip(clip.to(s.device, non_blocking=True), config.method)
         with autocast(s.device, config.amp):
-            out = s.model(to_layout(x, config.channels_last))
+            out = net(to_layout(x, config.channels_last))
         terms = total_loss(
             out, target, config.lambda_compact, config.lambda_separate, config.loss_form
         )
         s.optimizer.zero_grad(set_to_none=True)
         terms["loss"].backward()
         s.optimizer.step()
-        values = {k: float(v.detach()) for k, v in terms.items()}
+        stacked = torch.stack([terms[k].detach().float() for k in TERMS])
+        if s.dist.active:  # each term is a mean over equal shards: the global batch's
+            stacked = distributed.mean_over_ranks(stacked)
+        values = dict(zip(TERMS, stacked.tolist(), strict=True))
         for k, v in values.items():
             sums[k] += v
         if out.memory is not None:
@@ -205,6 +282,8 @@ def train_epoch(
         if on_step is not None:
             on_step({"epoch": epoch, "step": step, **values})
     bar.close()
+    if diag is not None and s.dist.active:  # sums over every rank's queries
+        diag = {k: distributed.sum_over_ranks(v) for k, v in diag.items()}
     return {
         "epoch": epoch + 1,
         **{k: v / max(s.steps_per_epoch, 1) for k, v in sums.items()},
@@ -228,7 +307,20 @@ def validation_error(model: MNAD, loader: DataLoader, config: Config, device: to
 
 
 def finish_epoch(s: Session, epoch: int, entry: dict[str, Any]) -> None:
-    """Validate, keep the selected weights in ``model.pt``, write the log and ``last.pt``."""
+    """Validate, keep the selected weights in ``model.pt``, write the log and ``last.pt``.
+
+    With several processes rank 0 does all of it and sends its log entry to the others.
+    """
+    assert s.log is not None
+    if s.dist.is_main:
+        _finish_main(s, epoch, entry)
+    if s.dist.active:
+        entry, s.best = distributed.from_main((entry, s.best))
+        if not s.dist.is_main:
+            s.log.append(entry)
+
+
+def _finish_main(s: Session, epoch: int, entry: dict[str, Any]) -> None:
     assert s.log is not None
     if s.val_loader is not None:
         entry["val_mse"] = validation_error(s.model, s.val_loader, s.config, s.device)
@@ -275,16 +367,38 @@ def train(
     from mnad_lite.data import open_dataset
 
     run = Path(run)
+    dist = distributed.detect()
+    if config.world_size > 1 and not dist.active:
+        raise ConfigError(
+            f"world_size={config.world_size} needs torchrun: "
+            f"torchrun --nproc_per_node {config.world_size} -m mnad_lite train ..."
+        )
+    if dist.active and config.world_size not in (1, dist.world_size):
+        raise ConfigError(
+            f"world_size={config.world_size} but torchrun started {dist.world_size} processes"
+        )
+    config = replace(config, world_size=dist.world_size)
     dataset = open_dataset(data) if isinstance(data, (str, Path)) else data
-    config = open_run(config, run, resume)
-    s = build(config, dataset, run, resume)
-    for epoch in range(s.start_epoch, config.epochs):
-        entry = train_epoch(s, epoch, on_step, progress)
-        finish_epoch(s, epoch, entry)
-        if progress:
-            shown = ", ".join(f"{k} {v:.4g}" for k, v in entry.items() if k != "epoch")
-            print(f"epoch {epoch + 1}/{config.epochs}: {shown}", flush=True)
-    if config.epochs == 0 or not (run / "model.pt").exists():
-        save_checkpoint(run / "model.pt", s.model, s.full_config(), epoch=-1)
-    model, _ = load_checkpoint(run / "model.pt", s.model, map_location=s.device)
+    dist = distributed.init(dist, _device(config, dist))
+    s = None
+    try:
+        config = open_run(config, run, resume, dist)
+        if dist.active:
+            distributed.barrier()  # the folder exists before anyone goes on
+        s = build(config, dataset, run, resume, dist)
+        for epoch in range(s.start_epoch, config.epochs):
+            entry = train_epoch(s, epoch, on_step, progress)
+            finish_epoch(s, epoch, entry)
+            if progress and dist.is_main:
+                shown = ", ".join(f"{k} {v:.4g}" for k, v in entry.items() if k != "epoch")
+                print(f"epoch {epoch + 1}/{config.epochs}: {shown}", flush=True)
+        if dist.is_main and (config.epochs == 0 or not (run / "model.pt").exists()):
+            save_checkpoint(run / "model.pt", s.model, s.full_config(), epoch=-1)
+        if dist.active:
+            distributed.barrier()  # model.pt is written before every rank reads it
+        model, _ = load_checkpoint(run / "model.pt", s.model, map_location=s.device)
+    finally:
+        if s is not None and s.model.memory is not None:
+            s.model.memory.gather_queries = None  # the returned model is a one-process model
+        distributed.close(dist)
     return TrainResult(model=model, run=run, log=s.log or [])
