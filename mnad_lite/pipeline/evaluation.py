@@ -23,6 +23,7 @@ from mnad_lite.metrics import (
     evaluation_table,
     per_kind_auc,
     pixel_auc,
+    term_scores,
 )
 from mnad_lite.report.results import write_json, write_scores_csv
 from mnad_lite.scoring import anomaly_score
@@ -57,7 +58,12 @@ def masks_of(scores: FrameScores, videos: list) -> np.ndarray | None:
 def build_report(
     scores: FrameScores, config: Config, has_memory: bool, videos: list, events: list
 ) -> dict[str, Any]:
-    """The numbers of ``eval.json``: AUC choices, pixel AUC, per-kind AUC, counts."""
+    """The numbers of ``eval.json``: AUC choices, pixel AUC, per-kind AUC, counts.
+
+    ``per_kind_auc`` judges the paper's score (per-video min-max); ``per_kind_auc_terms``
+    judges every score of :data:`mnad_lite.metrics.TERMS` the same way (empty per kind
+    when there is no ground truth or no synthetic manifest).
+    """
     final, _, lam = final_scores(scores, config, has_memory)
     distances = scores.distance if has_memory else None
     labels = scores.labels
@@ -70,8 +76,17 @@ def build_report(
         report["per_kind_auc"] = per_kind_auc(
             final, labels, scores.video_names, scores.frame_index, events
         )
+        report["per_kind_auc_terms"] = {  # which term detects which kind
+            term: per_kind_auc(s, labels, scores.video_names, scores.frame_index, events)
+            for term, s in term_scores(scores.psnr, distances, scores.video_ids, lam).items()
+        }
     else:  # no ground truth (your own footage) or one class only: scores, no AUCs
-        report = {**dict.fromkeys(TABLE_KEYS), "pixel_auc": None, "per_kind_auc": {}}
+        report = {
+            **dict.fromkeys(TABLE_KEYS),
+            "pixel_auc": None,
+            "per_kind_auc": {},
+            "per_kind_auc_terms": {},
+        }
     report.update(
         memory_updates=int(scores.updated.sum()),
         frames=len(scores),
