@@ -27,6 +27,7 @@ TABLE_KEYS = (
     "frame_auc_global",
     "frame_auc_macro",
     "psnr_auc",
+    "distance_auc",
     "eer",
     "ap",
     "macro_videos_skipped",
@@ -115,6 +116,31 @@ def average_precision(scores: np.ndarray, labels: np.ndarray) -> float:
     return float(average_precision_score(labels, scores))
 
 
+#: The scores judged per anomaly kind: the key in :func:`evaluation_table` of each.
+TERMS = ("frame_auc", "frame_auc_global", "psnr_auc", "distance_auc")
+
+
+def term_scores(
+    psnr_values: np.ndarray,
+    distances: np.ndarray | None,
+    video_ids: np.ndarray,
+    lambda_score: float = 0.6,
+) -> dict[str, np.ndarray]:
+    """The scores behind each AUC of :data:`TERMS`, ``[N]`` each: Eq. 16 with per-video
+    (``frame_auc``) or global (``frame_auc_global``) min-max, PSNR only (``psnr_auc``)
+    and D only (``distance_auc``, absent without distances), both per-video min-max."""
+    out = {
+        "frame_auc": anomaly_score(psnr_values, distances, video_ids, lambda_score, "video"),
+        "frame_auc_global": anomaly_score(
+            psnr_values, distances, video_ids, lambda_score, "global"
+        ),
+        "psnr_auc": anomaly_score(psnr_values, None, video_ids, 1.0, "video"),
+    }
+    if distances is not None:
+        out["distance_auc"] = anomaly_score(psnr_values, distances, video_ids, 0.0, "video")
+    return out
+
+
 def evaluation_table(
     psnr_values: np.ndarray,
     distances: np.ndarray | None,
@@ -127,16 +153,19 @@ def evaluation_table(
     Keys: ``frame_auc`` (micro after per-video min-max: the paper's number),
     ``frame_auc_global`` (micro after one global min-max), ``frame_auc_macro``
     (mean per-video AUC, single-class videos left out), ``psnr_auc`` (PSNR only,
-    per-video min-max), ``eer``, ``ap`` (on the paper's score), ``macro_videos_skipped``.
+    per-video min-max), ``distance_auc`` (D only, per-video min-max; None without
+    distances), ``eer``, ``ap`` (on the paper's score), ``macro_videos_skipped``.
     """
-    per_video = anomaly_score(psnr_values, distances, video_ids, lambda_score, "video")
-    global_ = anomaly_score(psnr_values, distances, video_ids, lambda_score, "global")
-    psnr_only = anomaly_score(psnr_values, None, video_ids, 1.0, "video")
+    terms = term_scores(psnr_values, distances, video_ids, lambda_score)
+    per_video = terms["frame_auc"]
     return {
         "frame_auc": frame_auc(per_video, labels),
-        "frame_auc_global": frame_auc(global_, labels),
+        "frame_auc_global": frame_auc(terms["frame_auc_global"], labels),
         "frame_auc_macro": frame_auc(per_video, labels, video_ids, "macro"),
-        "psnr_auc": frame_auc(psnr_only, labels),
+        "psnr_auc": frame_auc(terms["psnr_auc"], labels),
+        "distance_auc": (
+            frame_auc(terms["distance_auc"], labels) if "distance_auc" in terms else None
+        ),
         "eer": equal_error_rate(per_video, labels),
         "ap": average_precision(per_video, labels),
         "macro_videos_skipped": float(len(single_class_videos(labels, video_ids))),

@@ -13,6 +13,9 @@ Shapes for the paper's prediction network (width 64, 3 channels, t_length 5, 256
 CPU-sized model is the same architecture, narrower. Reconstruction (``method="recon"``)
 reads one frame and has no skip connections, keeping the decoder widths that the
 concatenations would have given.
+
+Beyond the paper, ``position`` makes the queries position-aware (off by default; see
+:class:`MNAD` and :func:`coordinate_channels`).
 """
 
 from __future__ import annotations
@@ -31,6 +34,23 @@ Method = Literal["pred", "recon"]
 METHODS = ("pred", "recon")
 Probe = Literal["mean_item", "no_read", "no_query", "no_deep_skip"]
 PROBES = ("mean_item", "no_read", "no_query", "no_deep_skip")
+Position = Literal["none", "input", "query"]
+#: Beyond the paper: where coordinate channels (x, y) are appended (``"none"``: the paper).
+POSITIONS = ("none", "input", "query")
+
+
+def coordinate_channels(x: Tensor) -> Tensor:
+    """Two channels (x, y) of pixel-centre coordinates in [-1, 1] for a map ``[B, *, H, W]``.
+
+    Returns ``[B, 2, H, W]`` (dtype and device of ``x``): channel 0 is x (left -1, right
+    +1), channel 1 is y (top -1, bottom +1), the same for every sample (CoordConv, Liu et
+    al. 2018). Beyond the paper.
+    """
+    b, _, h, w = x.shape
+    ys = (torch.arange(h, device=x.device, dtype=x.dtype) + 0.5) * (2 / h) - 1
+    xs = (torch.arange(w, device=x.device, dtype=x.dtype) + 0.5) * (2 / w) - 1
+    grid = torch.stack(torch.meshgrid(xs, ys, indexing="xy"), dim=0)  # [2, H, W]
+    return grid.unsqueeze(0).expand(b, -1, -1, -1)
 
 
 def conv_bn_relu(c_in: int, c_out: int) -> list[nn.Module]:
@@ -156,6 +176,23 @@ class MNAD(nn.Module):
             encoder output, C channels).
         weight_norm, loss_form, margin, distance_form: passed to
             :class:`mnad_lite.memory.Memory`.
+        position: **beyond the paper** (off by default): make the queries position-aware.
+            ``"none"`` is the paper's model, unchanged. ``"input"`` appends coordinate
+            channels (x, y) in [-1, 1] to the encoder input (CoordConv): the first conv
+            gets 2 more input channels and the encoder *may* learn place-dependent
+            features. ``"query"`` appends them to the query map before the memory:
+            ``q = normalize(concat(normalize(z), x, y))``, so queries and items have
+            C + 2 dimensions and the decoder reads ``2(C + 2)`` channels (``C + 2``
+            without memory); no parameter is added to the encoder. Why concatenate and
+            not project back to C with a learned 1x1 conv: a learned projection (or a
+            raw ``concat(z, x, y)``, whose share of position shrinks as ||z|| grows)
+            lets training learn position away, and the compactness loss (Eq. 10) pulls
+            that way, since position only spreads the queries of a normal appearance.
+            Normalising the appearance part to unit length first fixes the share of
+            position in every similarity (coordinates norm <= sqrt(2), same order as
+            the unit appearance part), so an item becomes a prototype of *what and
+            where*, and a normal appearance in an unusual place is far from every item
+            (large D, Eq. 15). The encoder stays translation-equivariant.
 
     ``forward(x, update_memory=None)`` takes ``[B, in_channels * (t_length - 1), H, W]``
     (``[B, in_channels, H, W]`` for recon), H and W divisible by 8.
@@ -173,8 +210,11 @@ class MNAD(nn.Module):
         loss_form: Form = "code",
         margin: float = 1.0,
         distance_form: Form = "code",
+        position: Position = "none",
     ) -> None:
         super().__init__()
+        if position not in POSITIONS:
+            raise MNADError(f"position must be one of {POSITIONS}, got {position!r}")
         if method not in METHODS:
             raise MNADError(f"method must be one of {METHODS}, got {method!r}")
         if t_length is None:
@@ -187,9 +227,12 @@ class MNAD(nn.Module):
             raise MNADError(f"in_channels and width must be >= 1, got {in_channels}, {width}")
         self.method, self.in_channels, self.t_length = method, in_channels, t_length
         self.width, self.use_memory = width, use_memory
-        self.feat_dim = 8 * width
+        self.position: Position = position
         self.input_channels = in_channels * max(t_length - 1, 1)
-        self.encoder = Encoder(self.input_channels, width)
+        # beyond the paper: +2 coordinate channels at the encoder input or on the queries
+        extra_in, extra_q = (2 if position == "input" else 0), (2 if position == "query" else 0)
+        self.encoder = Encoder(self.input_channels + extra_in, width)
+        self.feat_dim = 8 * width + extra_q  # C: query and item dimension
         self.memory = (
             Memory(
                 num_items,
@@ -213,9 +256,15 @@ class MNAD(nn.Module):
             raise MNADError(f"MNAD({self.method}) expects {expected}, got {tuple(x.shape)}")
 
     def encode(self, x: Tensor) -> tuple[Tensor, list[Tensor]]:
-        """Encoder only: ``(raw query map [B, C, h, w], skips)``."""
+        """Encoder only: ``(query map [B, C, h, w], skips)``; raw encoder output, except
+        with ``position="query"``: ``concat(normalize(z), x, y)`` (beyond the paper)."""
         self.check_input(x)
-        return self.encoder(x)
+        if self.position == "input":
+            x = torch.cat([x, coordinate_channels(x)], dim=1)
+        z, skips = self.encoder(x)
+        if self.position == "query":
+            z = torch.cat([nn.functional.normalize(z, dim=1), coordinate_channels(z)], dim=1)
+        return z, skips
 
     def decode(
         self,

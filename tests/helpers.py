@@ -42,6 +42,10 @@ def assert_report_matches_scores(folder: Path) -> None:
     again = recompute_report(folder)
     for key in ("frame_auc", "frame_auc_global", "frame_auc_macro", "psnr_auc", "eer", "ap"):
         assert saved[key] == pytest.approx(again[key], abs=1e-6), key
+    if again["distance_auc"] is None:  # no memory: no D
+        assert saved["distance_auc"] is None
+    else:
+        assert saved["distance_auc"] == pytest.approx(again["distance_auc"], abs=1e-6)
     # the CSV holds every value exactly (repr), so the two computations agree closely
     assert saved["frame_auc"] == pytest.approx(again["sklearn_frame_auc"], abs=1e-9)
     assert saved["frame_auc_global"] == pytest.approx(again["sklearn_global_auc"], abs=1e-9)

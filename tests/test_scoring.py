@@ -16,12 +16,14 @@ from sklearn.metrics import average_precision_score, roc_auc_score
 from mnad_lite.errors import MNADError
 from mnad_lite.metrics import (
     TABLE_KEYS,
+    TERMS,
     average_precision,
     eer_threshold,
     equal_error_rate,
     evaluation_table,
     frame_auc,
     single_class_videos,
+    term_scores,
 )
 from mnad_lite.scoring import (
     anomaly_score,
@@ -463,6 +465,7 @@ def test_evaluation_table_keys_and_values():
         "frame_auc_global",
         "frame_auc_macro",
         "psnr_auc",
+        "distance_auc",
         "eer",
         "ap",
         "macro_videos_skipped",
@@ -476,9 +479,33 @@ def test_evaluation_table_keys_and_values():
     )
     assert table["frame_auc_macro"] == pytest.approx(frame_auc(paper, y, v, "macro"))
     assert table["psnr_auc"] == pytest.approx(ref_auc(1 - ref_normalize_per_video(p, v), y))
+    assert table["distance_auc"] == pytest.approx(ref_auc(ref_normalize_per_video(d, v), y))
     assert table["eer"] == pytest.approx(brute_force_eer(paper, y)[0])
     assert table["ap"] == pytest.approx(average_precision_score(y, paper))
     assert table["macro_videos_skipped"] == 0.0
+
+
+def test_evaluation_table_distance_only():
+    """D only (Eq. 15, per-video min-max) is its own AUC; None without a memory."""
+    p, d, y, v = offset_videos()
+    rng = np.random.default_rng(0)
+    table = evaluation_table(rng.permutation(p), d, y, v)  # PSNR scrambled: D still ranks
+    assert table["distance_auc"] == pytest.approx(ref_auc(ref_normalize_per_video(d, v), y))
+    assert evaluation_table(p, -d, y, v)["distance_auc"] == pytest.approx(1 - table["distance_auc"])
+    no_memory = evaluation_table(p, None, y, v)
+    assert no_memory["distance_auc"] is None
+    assert no_memory["frame_auc"] == pytest.approx(no_memory["psnr_auc"])
+
+
+def test_term_scores_are_the_scores_of_the_table():
+    p, d, y, v = offset_videos()
+    terms = term_scores(p, d, v, 0.6)
+    table = evaluation_table(p, d, y, v, 0.6)
+    assert tuple(terms) == TERMS
+    for key, s in terms.items():
+        assert s.shape == p.shape
+        assert table[key] == pytest.approx(ref_auc(s, y)), key
+    assert "distance_auc" not in term_scores(p, None, v, 1.0)
 
 
 def test_evaluation_table_per_video_normalisation_matters():

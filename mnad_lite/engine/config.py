@@ -59,6 +59,7 @@ CHOICES: dict[str, tuple[Any, ...]] = {
     "psnr_form": FORMS,
     "score_form": FORMS,
     "distance_form": FORMS,
+    "position": ("none", "input", "query"),
     "device": ("auto", "cpu", "cuda", "mps"),
 }
 #: Lower bounds of numeric fields (inclusive).
@@ -108,6 +109,9 @@ class Config:
     weight_norm: str = "all"  # Eq. 5: "all" (code) or "assigned" (paper)
     loss_form: str = "code"  # Eqs. 9-10: "code" (mean squared error) or "paper" (L2 norms)
     margin: float = 1.0  # alpha of Eq. 12
+    # beyond the paper: coordinate channels (x, y) appended to the encoder input ("input")
+    # or to the query map before the memory ("query"); "none" = the paper's model
+    position: str = "none"
     # training
     lambda_compact: float | None = None  # λ_c of Eq. 8
     lambda_separate: float | None = None  # λ_s of Eq. 8
@@ -167,6 +171,7 @@ class Config:
             "loss_form": self.loss_form,
             "margin": self.margin,
             "distance_form": self.distance_form,
+            "position": self.position,
         }
 
     def to_dict(self) -> dict[str, Any]:

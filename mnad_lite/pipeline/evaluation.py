@@ -46,6 +46,7 @@ from mnad_lite.metrics import (
     frame_auc,
     per_kind_auc,
     pixel_auc,
+    term_scores,
 )
 from mnad_lite.report.results import write_json, write_scores_csv
 from mnad_lite.scoring import anomaly_score, online_score
@@ -147,7 +148,12 @@ def build_report(
     calibration: Calibration | None = None,
 ) -> dict[str, Any]:
     """The numbers of ``eval.json``: AUC choices, online AUC, pixel AUC, RBDC/TBDC,
-    per-kind AUC, counts."""
+    per-kind AUC, counts.
+
+    ``per_kind_auc`` judges the paper's score (per-video min-max); ``per_kind_auc_terms``
+    judges every score of :data:`mnad_lite.metrics.TERMS` the same way (empty per kind
+    when there is no ground truth or no synthetic manifest).
+    """
     final, _, lam = final_scores(scores, config, has_memory)
     distances = scores.distance if has_memory else None
     labels = scores.labels
@@ -166,6 +172,10 @@ def build_report(
             else frame_auc(online_scores(scores, calibration, has_memory), labels)
         )
         report["localization"] = localization_report(scores, videos, events, calibration)
+        report["per_kind_auc_terms"] = {  # which term detects which kind
+            term: per_kind_auc(s, labels, scores.video_names, scores.frame_index, events)
+            for term, s in term_scores(scores.psnr, distances, scores.video_ids, lam).items()
+        }
     else:  # no ground truth (your own footage) or one class only: scores, no AUCs
         report = {
             **dict.fromkeys(TABLE_KEYS),
@@ -173,6 +183,7 @@ def build_report(
             "per_kind_auc": {},
             "frame_auc_online": None,
             "localization": None,
+            "per_kind_auc_terms": {},
         }
     report["calibration"] = None if calibration is None else calibration.summary()
     report.update(

@@ -16,10 +16,12 @@ seeds); a variant whose definition changed is refused, so old results never mix 
 new definition.
 
 The summary gives, per variant, the mean, standard deviation and every seed's value of
-the evaluation choices (paper protocol, one global min-max, macro, PSNR only, EER), the
-memory diagnostics of the last epoch and the training time; and, for every variant, the
-paired difference of the paper-protocol frame AUC against the reference variant (same
-seed), with a bootstrap confidence interval over test videos. Nothing is selected on
+the evaluation choices (paper protocol, one global min-max, macro, PSNR only, D only,
+EER), the memory diagnostics of the last epoch and the training time; the AUC of every
+anomaly kind (synthetic benchmark) for the paper's score and each of its terms (each
+run's ``per_kind_auc_terms`` in ``eval.json``); and, for every variant, the paired
+difference of the paper-protocol frame AUC against the reference variant (same seed),
+with a bootstrap confidence interval over test videos. Nothing is selected on
 test labels: each run keeps its last epoch (or its validation choice) and is evaluated
 once.
 """
@@ -43,7 +45,17 @@ from mnad_lite.metrics import rank_auc
 from mnad_lite.report.results import read_scores_csv, write_text_atomic
 
 #: The per-run numbers the summary reports (keys of eval.json), in order.
-METRICS = ("frame_auc", "frame_auc_global", "frame_auc_macro", "psnr_auc", "eer")
+METRICS = ("frame_auc", "frame_auc_global", "frame_auc_macro", "psnr_auc", "distance_auc", "eer")
+#: The scores judged per anomaly kind (keys of eval.json's ``per_kind_auc_terms``) and their
+#: labels in summary.md.
+KIND_TERMS = {
+    "frame_auc": "paper protocol",
+    "frame_auc_global": "global min-max",
+    "psnr_auc": "PSNR only",
+    "distance_auc": "D only",
+}
+#: Anomaly kinds listed first in summary.md (the rest follow alphabetically).
+KINDS_FIRST = ("grass_walker",)
 #: Memory diagnostics of the last training epoch (keys of log.jsonl).
 DIAGNOSTICS = ("items_used", "usage_entropy", "cos_nearest", "max_read_weight", "hinge_active")
 BOOTSTRAP = 2000  # resamples of the test videos
@@ -390,6 +402,7 @@ def summarize(out: str | Path) -> dict[str, Any]:
                     if cut != "base":
                         per_seed[seed][f"probe_{cut}_auc_change"] = entry.get("auc_change")
                         per_seed[seed][f"probe_{cut}_change_ratio"] = entry.get("change_ratio")
+            per_seed[seed]["per_kind"] = _per_kind_of(report)
             scores.setdefault(v.name, {})[seed] = read_scores_csv(run / "scores.csv")
         if not per_seed:
             continue
@@ -405,6 +418,7 @@ def summarize(out: str | Path) -> dict[str, Any]:
             "seeds": seeds,
             "runs": {str(s): per_seed[s] for s in seeds},
             **{k: _stats([per_seed[s].get(k) for s in seeds]) for k in keys},
+            "per_kind": _per_kind_stats([per_seed[s]["per_kind"] for s in seeds]),
         }
     ref = scores.get(spec.reference, {})
     for name, entry in variants.items():
@@ -435,6 +449,28 @@ def summarize(out: str | Path) -> dict[str, Any]:
     return summary
 
 
+def _per_kind_of(report: dict[str, Any]) -> dict[str, dict[str, float]]:
+    """``{term: {kind: AUC}}`` of one run's eval.json (older reports: the paper's score
+    only, from ``per_kind_auc``)."""
+    terms = report.get("per_kind_auc_terms") or {"frame_auc": report.get("per_kind_auc") or {}}
+    return {t: {k: e["auc"] for k, e in kinds.items()} for t, kinds in terms.items()}
+
+
+def _per_kind_stats(runs: list[dict[str, dict[str, float]]]) -> dict[str, dict[str, Any]]:
+    """``{term: {kind: stats over the seeds}}`` for every term and kind a run reports."""
+    out: dict[str, dict[str, Any]] = {}
+    for term in [t for t in KIND_TERMS if any(t in r for r in runs)]:
+        kinds = sorted({k for r in runs for k in r.get(term, {})})
+        out[term] = {k: _stats([r.get(term, {}).get(k) for r in runs]) for k in kinds}
+    return out
+
+
+def kind_order(kinds: set[str] | list[str]) -> list[str]:
+    """Kinds in report order: :data:`KINDS_FIRST`, then the others alphabetically."""
+    first = [k for k in KINDS_FIRST if k in kinds]
+    return first + sorted(set(kinds) - set(first))
+
+
 def _pm(stats: dict[str, Any], scale: float = 100.0, digits: int = 1) -> str:
     if stats["mean"] is None:
         return ""
@@ -448,8 +484,8 @@ def markdown(summary: dict[str, Any]) -> str:
     """The study as a Markdown table: mean ± std (every seed), paired difference."""
     lines = [
         "| variant | seeds | frame AUC (paper protocol) | every seed | global min-max | macro "
-        "| PSNR only | EER | Δ vs reference [95% CI] | train min |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| PSNR only | D only | EER | Δ vs reference [95% CI] | train min |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name, v in summary["variants"].items():
         every = ", ".join(f"{100 * x:.1f}" for x in v["frame_auc"]["values"] if x is not None)
@@ -465,11 +501,13 @@ def markdown(summary: dict[str, Any]) -> str:
         lines.append(
             f"| {label} | {len(v['seeds'])} | {_pm(v['frame_auc'])} | {every} "
             f"| {_pm(v['frame_auc_global'])} | {_pm(v['frame_auc_macro'])} "
-            f"| {_pm(v['psnr_auc'])} | {_pm(v['eer'])} | {delta} "
+            f"| {_pm(v['psnr_auc'])} | {_pm(v.get('distance_auc', {'mean': None}))} "
+            f"| {_pm(v['eer'])} | {delta} "
             f"| {_pm(v['train_minutes'], 1.0, 0)} |"
         )
     lines += ["", mechanism_table(summary)]
-    return "\n".join(lines)
+    kinds_table = kind_markdown(summary)
+    return "\n".join(lines + ([""] + kinds_table if kinds_table else []))
 
 
 def mechanism_table(summary: dict[str, Any]) -> str:
@@ -503,6 +541,33 @@ def mechanism_table(summary: dict[str, Any]) -> str:
             + f" | {mean(v, 'probe_no_read_change_ratio', digits=2)} |"
         )
     return "\n".join(lines)
+
+
+def kind_markdown(summary: dict[str, Any]) -> list[str]:
+    """Frame AUC (%) per anomaly kind, mean ± std over seeds: a row per variant and score
+    (the paper's, then each term); no lines when no run reports kinds."""
+    kinds = kind_order(
+        {
+            k
+            for v in summary["variants"].values()
+            for term in v.get("per_kind", {}).values()
+            for k in term
+        }
+    )
+    if not kinds:
+        return []
+    lines = [
+        "| variant | score | " + " | ".join(kinds) + " |",
+        "|---|---|" + "---|" * len(kinds),
+    ]
+    for name, v in summary["variants"].items():
+        label = name + (" (beyond the paper)" if v["beyond_paper"] else "")
+        for term, title in KIND_TERMS.items():
+            per_kind = v.get("per_kind", {}).get(term)
+            if per_kind:
+                cells = [_pm(per_kind[k]) if k in per_kind else "" for k in kinds]
+                lines.append(f"| {label} | {title} | " + " | ".join(cells) + " |")
+    return lines
 
 
 def plot(summary: dict[str, Any], path: Path) -> Path:

@@ -27,6 +27,28 @@ def quick_run(quick_data, tmp_path_factory):
     return run
 
 
+def assert_per_kind_terms_match_scores(report: dict, run: Path, data: Path) -> None:
+    """``per_kind_auc_terms``: every term of the score, judged per kind, equals its
+    recomputation from scores.csv and the synthetic manifest; its paper-protocol entry
+    is ``per_kind_auc``."""
+    from mnad_lite.metrics import TERMS, per_kind_auc, term_scores
+    from mnad_lite.report.results import read_scores_csv
+
+    terms = report["per_kind_auc_terms"]
+    assert tuple(terms) == TERMS  # a memory run: D only is there
+    assert terms["frame_auc"] == report["per_kind_auc"]
+    cols = read_scores_csv(run / "scores.csv")
+    ids = np.unique(cols["video"], return_inverse=True)[1]
+    again = term_scores(cols["psnr"], cols["feature_distance"], ids, report["lambda_score"])
+    events = open_dataset(data).events
+    for term, scores in again.items():
+        ref = per_kind_auc(scores, cols["label"], cols["video"], cols["frame"], events)
+        assert terms[term].keys() == ref.keys(), term
+        for kind in ref:
+            assert terms[term][kind]["auc"] == pytest.approx(ref[kind]["auc"], abs=1e-4)
+            assert terms[term][kind]["frames"] == ref[kind]["frames"]
+
+
 @pytest.mark.parametrize("update", [False, True])
 def test_scores_do_not_depend_on_batch_size(quick_run, quick_data, update):
     model, config = load_run(quick_run)
@@ -74,6 +96,7 @@ def test_evaluate_writes_results(quick_run, quick_data):
         "grass_walker",
     }
     assert report["per_kind_auc"]
+    assert_per_kind_terms_match_scores(report, quick_run, quick_data)
     saved = json.loads((quick_run / "eval.json").read_text())
     assert saved["frame_auc"] == report["frame_auc"]
     with open(quick_run / "scores.csv") as fh:

@@ -11,9 +11,12 @@ from helpers import assert_png, assert_report_matches_scores
 from mnad_lite.errors import ConfigError
 from mnad_lite.metrics import frame_auc
 from mnad_lite.pipeline.study import (
+    KIND_TERMS,
     StudySpec,
     Variant,
+    _per_kind_of,
     builtin_grid,
+    kind_order,
     load_grid,
     paired_bootstrap,
     run_study,
@@ -63,6 +66,37 @@ def test_summary_statistics_are_those_of_the_runs(study):
     assert vs["mean_diff"] == pytest.approx(np.mean([nomem[0] - aucs[0], nomem[1] - aucs[1]]))
     assert vs["ci"][0] <= vs["mean_diff"] <= vs["ci"][1]
     assert "items_used" in mem and mem["items_used"]["n"] == 2  # last-epoch diagnostics
+
+
+def test_summary_per_kind_and_distance_auc_are_those_of_the_runs(study):
+    out, summary, _ = study
+    for name, v in summary["variants"].items():
+        reports = [json.loads((out / name / f"seed{s}" / "eval.json").read_text()) for s in (0, 1)]
+        assert v["distance_auc"]["values"] == [r["distance_auc"] for r in reports]
+        terms = reports[0]["per_kind_auc_terms"]
+        assert set(v["per_kind"]) == set(terms)
+        assert ("distance_auc" in terms) == (name != "no-memory")  # D needs the memory
+        for term, kinds in v["per_kind"].items():
+            for kind, stats in kinds.items():
+                expected = [r["per_kind_auc_terms"][term][kind]["auc"] for r in reports]
+                assert stats["values"] == expected, (name, term, kind)
+                assert stats["mean"] == pytest.approx(np.mean(expected))
+    md = (out / "summary.md").read_text()
+    header = next(line for line in md.splitlines() if line.startswith("| variant | score |"))
+    kinds = kind_order(set(summary["variants"]["memory"]["per_kind"]["frame_auc"]))
+    assert header == "| variant | score | " + " | ".join(kinds) + " |"
+    table = md.split(header)[1]
+    assert table.count("| D only |") == 2  # memory and memory-no-test-update, not no-memory
+    assert table.count("| PSNR only |") == 3
+
+
+def test_kind_order_and_older_reports():
+    assert kind_order({"runner", "grass_walker", "cart"}) == ["grass_walker", "cart", "runner"]
+    assert kind_order(["runner", "cart"]) == ["cart", "runner"]
+    old = {"per_kind_auc": {"cart": {"auc": 0.7, "frames": 5}}}  # before per-term AUCs
+    assert _per_kind_of(old) == {"frame_auc": {"cart": 0.7}}
+    assert _per_kind_of({}) == {"frame_auc": {}}
+    assert list(KIND_TERMS) == ["frame_auc", "frame_auc_global", "psnr_auc", "distance_auc"]
 
 
 def test_a_second_invocation_trains_nothing(study, quick_data):
