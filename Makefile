@@ -4,6 +4,9 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.mnad_lite-installed
+# Waiting OpenMP threads sleep instead of spinning (see mnad_lite/__init__.py).
+OMP_WAIT_POLICY ?= PASSIVE
+export OMP_WAIT_POLICY
 
 # Debian's Chromium for the browser test (Playwright's own browser download is not used).
 CHROMIUM ?= $(shell command -v chromium || command -v chromium-browser)
