@@ -249,9 +249,9 @@ def exercise_03_1(formula: Callable[[Any, Any], Any]) -> Feedback:
         hint = "you are a factor 2 too large: is the 2 of 2 - 2 cos counted twice?"
     elif all(abs(r - 0.5) < 1e-3 for r in r0):
         hint = "you are a factor 2 too small: ||q - p||² = 2 - 2 cos, not 1 - cos"
-    elif all(abs(r - c) < 1e-3 * c for c, r in ratios):
+    elif np.ptp([r / c for c, r in ratios]) < 1e-3 * ratios[0][1] / ratios[0][0]:
         hint = "the ratio grows like C: the code form is a mean over the C channels too"
-    elif all(abs(r - 1 / c) < 1e-3 / c for c, r in ratios):
+    elif np.ptp([r * c for c, r in ratios]) < 1e-3 * ratios[0][1] * ratios[0][0]:
         hint = "the ratio shrinks like 1/C: you divided by C once too often"
     else:
         hint = "start from ||q - p||² = |q|² + |p|² - 2 q·p for unit vectors"
