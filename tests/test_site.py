@@ -212,7 +212,10 @@ def test_widget_outputs_become_a_picture_or_a_note(site):
         assert "interactive(children=" not in page.text, nb_path.stem
         notes = page.text.count(f'<p class="widget-note">{build_site.WIDGET_NOTE}</p>')
         assert notes == expected_notes, f"{nb_path.stem}: {notes} notes, {expected_notes} expected"
-    assert "interactive(children=" in (ROOT / "notebooks" / "02_memory.ipynb").read_text()
+    # each widget cell stores a PNG of its default setting beside the widget (no text stand-in)
+    stored = (ROOT / "notebooks" / "02_memory.ipynb").read_text()
+    assert "interactive(children=" not in stored
+    assert "the picture shows its default setting" in stored
 
 
 def test_replace_widget_outputs_keeps_pictures_and_notes_the_rest():

@@ -21,7 +21,8 @@ def plot_losses(steps: Sequence[dict[str, Any]], ax: Any = None, terms: Sequence
     for term in terms:
         ax.plot([s[term] for s in steps], label=term, lw=1)
     ax.set_yscale("log")
-    ax.set_xlabel("step")
+    ax.set_xlabel("optimisation step")
+    ax.set_ylabel("loss term (log scale)")
     ax.set_title("Eq. 8: L = L_rec + λ_c L_compact + λ_s L_separate", fontsize=10)
     ax.legend(fontsize=8, ncol=len(terms))
     return ax

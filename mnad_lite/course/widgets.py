@@ -1,4 +1,4 @@
-"""Interactive pictures for the course notebooks 02 (memory) and 03 (losses).
+"""Interactive pictures for the course notebooks 02 (memory), 03 (losses) and 05 (evaluation).
 
 Every picture has three parts, so that what a slider changes can be tested without a
 browser:
@@ -45,16 +45,21 @@ from mnad_lite.memory import (
 from mnad_lite.model import ModelOutput
 
 __all__ = [
+    "WithPicture",
     "item_distances",
     "memory_assignment",
     "memory_widget",
     "nearest_items",
     "pca_2d",
+    "score_choices",
+    "score_widget",
     "plot_memory_assignment",
+    "plot_score_choices",
     "plot_toy_circle",
     "plot_toy_losses",
     "toy_losses",
     "toy_widget",
+    "with_picture",
 ]
 
 
@@ -444,3 +449,163 @@ def toy_widget(steps: int = 100, seed: int = 0, show: bool = True):
         lambda_separate=slider("λ_s"),
         num_items=widgets.IntSlider(value=6, min=2, max=12, description="M (items)"),
     )
+
+
+# --- 05: λ (Eq. 16) and γ (Eq. 7) from stored per-frame scores -------------------------------
+
+
+def score_choices(
+    psnr: np.ndarray,
+    distance: np.ndarray,
+    regular: np.ndarray,
+    labels: np.ndarray,
+    video_ids: np.ndarray,
+    lambda_score: float = 0.6,
+    gamma: float = 0.01,
+) -> dict[str, Any]:
+    """What λ and γ change, recomputed from stored per-frame values (no model, no rescoring).
+
+    ``psnr`` P_t (Eq. 14), ``distance`` D_t (Eq. 15) and ``regular`` ε_t (Eqs. 6-7) are the
+    ``[N]`` arrays of :class:`mnad_lite.engine.inference.FrameScores`, with ``labels`` and
+    ``video_ids``. The frame AUC (paper protocol) is exact for any λ, since S_t (Eq. 16)
+    only mixes P_t and D_t. For γ this shows which frames *would* update the memory
+    (ε_t < γ) given the stored ε_t; a real re-run with that γ would also change the items
+    after each update, and so the D_t and ε_t of later frames.
+
+    Returns:
+        ``lambdas`` ``[21]`` and ``aucs`` ``[21]`` (AUC in % over λ = 0, 0.05 ... 1);
+        ``auc`` (at ``lambda_score``); ``would_update`` bool ``[N]``; ``updates_normal``,
+        ``updates_anomalous`` (counts); ``lambda_score``, ``gamma``; ``regular``, ``labels``.
+    """
+    from mnad_lite.metrics import frame_auc
+    from mnad_lite.scoring import anomaly_score
+
+    labels = np.asarray(labels)
+
+    def auc(lam: float) -> float:
+        return 100 * frame_auc(anomaly_score(psnr, distance, video_ids, float(lam)), labels)
+
+    lambdas = np.round(np.linspace(0, 1, 21), 2)
+    would = np.asarray(regular) < gamma
+    return {
+        "lambdas": lambdas,
+        "aucs": np.array([auc(lam) for lam in lambdas]),
+        "auc": auc(lambda_score),
+        "would_update": would,
+        "updates_normal": int((would & (labels == 0)).sum()),
+        "updates_anomalous": int((would & (labels == 1)).sum()),
+        "lambda_score": float(lambda_score),
+        "gamma": float(gamma),
+        "regular": np.asarray(regular),
+        "labels": labels,
+    }
+
+
+def plot_score_choices(result: dict[str, Any], reference_gamma: float | None = None):
+    """Two panels: the AUC over λ (the chosen λ marked), and the ε_t of normal and
+    anomalous test frames against γ (``reference_gamma``, e.g. the one chosen on training
+    videos, dotted)."""
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.0))
+    ax = axes[0]
+    ax.plot(result["lambdas"], result["aucs"], "-o", ms=3, color="0.4")
+    ax.plot([result["lambda_score"]], [result["auc"]], "o", ms=9, color="tab:red")
+    ax.set(xlabel="λ (Eq. 16): weight of the PSNR term", ylabel="frame AUC, paper protocol (%)")
+    ax.set_title(f"λ = {result['lambda_score']:g}: AUC {result['auc']:.2f} %", fontsize=9)
+    ax = axes[1]
+    reg, lab = result["regular"], result["labels"]
+    bins = np.geomspace(max(reg.min(), 1e-6), reg.max(), 40)
+    ax.hist(reg[lab == 0], bins=bins, alpha=0.6, label="normal test frames")
+    ax.hist(reg[lab == 1], bins=bins, alpha=0.6, label="anomalous test frames")
+    ax.axvline(result["gamma"], color="k", ls="--", label=f"γ = {result['gamma']:.4g}")
+    if reference_gamma is not None:
+        ax.axvline(
+            reference_gamma,
+            color="tab:green",
+            ls=":",
+            label=f"from training: {reference_gamma:.4g}",
+        )
+    ax.set(xscale="log", xlabel="regular score ε_t (Eqs. 6-7)", ylabel="frames")
+    ax.set_title(
+        f"would update: {result['updates_normal']} normal, "
+        f"{result['updates_anomalous']} anomalous frames",
+        fontsize=9,
+    )
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def score_widget(
+    scores: Any,
+    lambda_score: float = 0.6,
+    gamma: float = 0.01,
+    reference_gamma: float | None = None,
+    show: bool = True,
+):
+    """Sliders over λ (Eq. 16) and log10 γ (Eq. 7) on stored ``FrameScores``.
+
+    Returns an ``ipywidgets.interactive``; its ``.result`` is the latest
+    :func:`score_choices` dict. ``show=False`` skips drawing (for tests).
+    """
+    import ipywidgets as widgets
+
+    def draw(lambda_score: float, log10_gamma: float) -> dict[str, Any]:
+        result = score_choices(
+            scores.psnr,
+            scores.distance,
+            scores.regular,
+            scores.labels,
+            scores.video_ids,
+            lambda_score,
+            10.0**log10_gamma,
+        )
+        if show:
+            _show(plot_score_choices(result, reference_gamma))
+        return result
+
+    return widgets.interactive(
+        draw,
+        lambda_score=widgets.FloatSlider(
+            value=lambda_score, min=0.0, max=1.0, step=0.05, description="λ"
+        ),
+        log10_gamma=widgets.FloatSlider(
+            value=round(math.log10(gamma), 2), min=-4.0, max=-0.5, step=0.05, description="log10 γ"
+        ),
+    )
+
+
+class WithPicture:
+    """A widget that carries a static picture of its default setting.
+
+    Displayed, it offers both the widget view and an ``image/png``: a live front end
+    shows the widget; a static one (GitHub, the course site, after
+    ``scripts/clean_notebooks.py`` removed the widget view) shows the picture.
+    """
+
+    def __init__(self, widget: Any, fig: Any) -> None:
+        import base64
+        import io
+
+        import matplotlib.pyplot as plt
+
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", dpi=80, bbox_inches="tight")
+        plt.close(fig)
+        self.widget = widget
+        self.png = base64.b64encode(buf.getvalue()).decode()
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
+        bundle = self.widget._repr_mimebundle_() or {}
+        if isinstance(bundle, tuple):
+            bundle = bundle[0]
+        bundle = dict(bundle)
+        bundle["text/plain"] = "(interactive widget; the picture shows its default setting)"
+        bundle["image/png"] = self.png
+        return bundle
+
+
+def with_picture(widget: Any, fig: Any) -> WithPicture:
+    """``widget`` with a static ``fig`` of its default setting (see :class:`WithPicture`)."""
+    return WithPicture(widget, fig)

@@ -238,3 +238,71 @@ def test_widgets_draw(query_maps, capsys):
     controls["λ_c"].value = 0.5
     assert w.result["lambda_compact"] == pytest.approx(0.5)
     assert plt.get_fignums() == []  # every drawn figure was closed
+
+
+# --- 05: λ and γ from stored per-frame scores ------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def frame_scores():
+    """Per-frame values of 4 videos: anomalies have a lower PSNR, a larger D and ε_t."""
+    import types
+
+    rng = np.random.default_rng(0)
+    labels = (np.arange(200) % 50 >= 30).astype(int)
+    return types.SimpleNamespace(
+        psnr=30 - 1.5 * labels + rng.normal(size=200),
+        distance=0.01 + 0.001 * labels + 0.004 * rng.normal(size=200),
+        regular=np.exp(rng.normal(-4.0, 0.5, 200)) * (1 + 2 * labels),
+        labels=labels,
+        video_ids=np.arange(200) // 50,
+    )
+
+
+def test_score_choices_recomputes_eq16_and_the_update_rule(frame_scores):
+    from mnad_lite.course.widgets import score_choices
+    from mnad_lite.metrics import frame_auc
+    from mnad_lite.scoring import anomaly_score
+
+    s = frame_scores
+    result = score_choices(s.psnr, s.distance, s.regular, s.labels, s.video_ids, 0.6, 0.02)
+    expected = 100 * frame_auc(anomaly_score(s.psnr, s.distance, s.video_ids, 0.6), s.labels)
+    assert result["auc"] == pytest.approx(expected)
+    assert result["aucs"][12] == pytest.approx(expected)  # λ = 0.6 on the grid
+    assert (result["would_update"] == (s.regular < 0.02)).all()
+    assert result["updates_normal"] + result["updates_anomalous"] == int((s.regular < 0.02).sum())
+    more = score_choices(s.psnr, s.distance, s.regular, s.labels, s.video_ids, 0.6, 0.05)
+    assert more["would_update"].sum() >= result["would_update"].sum()  # a larger γ: more updates
+
+
+def test_score_widget_slider_changes_the_result(frame_scores):
+    from mnad_lite.course.widgets import plot_score_choices, score_widget
+
+    w = score_widget(frame_scores, 0.6, 0.01, show=False)
+    before = w.result["auc"]
+    w.children[0].value = 0.0  # λ = 0: the distance alone
+    assert w.result["lambda_score"] == 0.0 and w.result["auc"] != before
+    w.children[1].value = -1.0  # γ = 0.1
+    assert w.result["gamma"] == pytest.approx(0.1)
+    fig = plot_score_choices(w.result, reference_gamma=0.02)
+    assert all(ax.get_xlabel() and ax.get_ylabel() for ax in fig.axes)
+
+
+def test_with_picture_offers_widget_and_png(frame_scores):
+    import base64
+
+    from mnad_lite.course.widgets import (
+        plot_score_choices,
+        score_choices,
+        score_widget,
+        with_picture,
+    )
+
+    s = frame_scores
+    result = score_choices(s.psnr, s.distance, s.regular, s.labels, s.video_ids)
+    bundle = with_picture(
+        score_widget(s, show=False), plot_score_choices(result)
+    )._repr_mimebundle_()
+    assert "application/vnd.jupyter.widget-view+json" in bundle  # live front ends: the widget
+    assert base64.b64decode(bundle["image/png"]).startswith(b"\x89PNG")  # static pages: the picture
+    assert "interactive(" not in bundle["text/plain"]
