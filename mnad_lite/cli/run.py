@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 from pathlib import Path
 
 from mnad_lite.engine.config import PRESETS
@@ -129,6 +130,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     config = preset(args.preset, **overrides)
     result = train(config, args.data, args.out, resume=args.resume, progress=not args.quiet)
     last = result.log[-1] if result.log else {}
+    if os.environ.get("RANK", "0") != "0":  # under torchrun, process 0 reports
+        return 0
     print(
         f"trained {config.preset}/{config.method} for {len(result.log)} epochs "
         f"(final loss {last.get('loss', float('nan')):.4f}); weights: {result.run / 'model.pt'}"

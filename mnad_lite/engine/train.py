@@ -45,6 +45,7 @@ CPU, NCCL on CUDA), ``world_size = W`` in ``config.json``.
 
 from __future__ import annotations
 
+import inspect
 import json
 import math
 import time
@@ -225,10 +226,18 @@ def build(
         distributed.share_buffers(model)  # DDP below leaves buffers alone
         if model.memory is not None:
             model.memory.gather_queries = distributed.all_gather_rows
-        session.net = nn.parallel.DistributedDataParallel(
+        ddp = nn.parallel.DistributedDataParallel
+        # no buffer sync in forward: items are identical by the gathered update; BN per rank
+        # (torch >= 2.13 names it forward_sync_buffers, deprecating broadcast_buffers)
+        no_sync = (
+            "forward_sync_buffers"
+            if "forward_sync_buffers" in inspect.signature(ddp).parameters
+            else "broadcast_buffers"
+        )
+        session.net = ddp(
             model,
             device_ids=[device.index] if device.type == "cuda" else None,
-            broadcast_buffers=False,  # items: identical by the gathered update; BN: per rank
+            **{no_sync: False},
         )
     return session
 
