@@ -381,10 +381,10 @@ class _Chunk:
         self.filled = bytearray(k)
         self.count = 0
 
-    def frame(self, i: int) -> np.ndarray:
-        """Frame i, uint8 [H, W, C]: a view of the chunk's memory, writable."""
-        n = self.frame_bytes
-        return np.frombuffer(self.buf, np.uint8, n, i * n).reshape(self.shape)
+    def frames(self, i: int, n: int = 1) -> np.ndarray:
+        """Frames i to i + n - 1, uint8 [n, H, W, C]: a view of the chunk's memory, writable."""
+        b = self.frame_bytes
+        return np.frombuffer(self.buf, np.uint8, n * b, i * b).reshape(n, *self.shape)
 
 
 class _Cursor:
@@ -553,7 +553,7 @@ class FrameCache:
         if self.cache_dir is not None:
             return self._mapped(video, key)[t]
         found: list[np.ndarray] = []
-        self._gather(video, key, t, t + 1, lambda _, arr: found.append(arr))
+        self._gather(video, key, t, t + 1, lambda _, block: found.append(block[0]))
         return found[0]
 
     def frame_range(
@@ -586,8 +586,8 @@ class FrameCache:
         elif out.shape != (stop - start, *key[2], key[3]):
             raise ValueError(f"out has shape {out.shape}, frames are {(stop - start, *key[2:])}")
 
-        def put(t: int, arr: np.ndarray) -> None:
-            out[t - start] = arr
+        def put(t: int, block: np.ndarray) -> None:
+            out[t - start : t - start + len(block)] = block
 
         self._gather(video, key, start, stop, put)
         if fresh:
@@ -628,20 +628,41 @@ class FrameCache:
         stop: int,
         put: Callable[[int, np.ndarray], None],
     ) -> None:
-        """Call ``put(t, frame)`` for t in [start, stop): cached frames, then decoded ones."""
-        missing = []
+        """Call ``put(t, block)`` with read-only uint8 [n, H, W, C] blocks of frames t..t+n-1
+        that together cover [start, stop): cached runs first (one block per chunk when the
+        chunk holds them all), then the decoded frames one by one."""
+        missing: list[int] = []
+        k = self._chunk_len[key]
         with self._lock:
-            for t in range(start, stop):
-                arr = self._lookup(key, t, touch=True)
-                if arr is None:
-                    missing.append(t)
+            t = start
+            while t < stop:
+                if k == 0:
+                    missing.extend(range(t, stop))
+                    break
+                c, i = divmod(t, k)
+                end = min(stop, (c + 1) * k)
+                chunk = self._chunks.get((key, c))
+                if chunk is None:
+                    missing.extend(range(t, end))
                 else:
-                    put(t, arr)
+                    self._chunks.move_to_end((key, c))
+                    n = end - t
+                    if chunk.filled.find(0, i, i + n) < 0:  # all held: one block
+                        runs = [(i, n)]
+                    else:
+                        runs = [(j, 1) for j in range(i, i + n) if chunk.filled[j]]
+                        missing.extend(t + j - i for j in range(i, i + n) if not chunk.filled[j])
+                    for j, m in runs:
+                        block = chunk.frames(j, m)
+                        block.flags.writeable = False
+                        put(c * k + j, block)
+                t = end
             self.hits += stop - start - len(missing)
         if missing:
+            missing.sort()
             fill = self._decode_images if video.frame_paths else self._decode_video
             for t, arr in fill(video, key, missing):
-                put(t, arr)
+                put(t, arr[None])
 
     def preload(
         self, video: FrameSource, size: tuple[int, int] | None = None, channels: int = 3
@@ -659,7 +680,7 @@ class FrameCache:
             self._mapped(video, key)
             return self.decoded - before
         with self._lock:
-            missing = [t for t in range(n) if self._lookup(key, t) is None]
+            missing = [t for t in range(n) if not self._has(key, t)]
         if missing and not video.frame_paths:
             for _ in self._decode_video(video, key, missing[-1:]):  # passed frames are kept
                 pass
@@ -681,23 +702,14 @@ class FrameCache:
         return self.decoded - before
 
     # -- memory ----------------------------------------------------------------------------
-    def _lookup(self, key: tuple, t: int, touch: bool = False) -> np.ndarray | None:
-        """Frame t if held (read-only view), else None; ``touch`` marks its chunk as used.
-
-        Call with the lock held.
-        """
+    def _has(self, key: tuple, t: int) -> bool:
+        """Whether frame t is held (call with the lock held)."""
         k = self._chunk_len[key]
         if k == 0:
-            return None
+            return False
         c, i = divmod(t, k)
         chunk = self._chunks.get((key, c))
-        if chunk is None or not chunk.filled[i]:
-            return None
-        if touch:
-            self._chunks.move_to_end((key, c))
-        arr = chunk.frame(i)
-        arr.flags.writeable = False
-        return arr
+        return chunk is not None and bool(chunk.filled[i])
 
     def _store(self, key: tuple, n: int, t: int, frame: np.ndarray) -> np.ndarray:
         """Keep frame t of a video of n frames, evicting least recently used chunks to fit.
@@ -725,7 +737,7 @@ class FrameCache:
                 self._peak = max(self._peak, self._resident)
             else:
                 self._chunks.move_to_end((key, c))
-            kept = chunk.frame(i)
+            kept = chunk.frames(i)[0]
             if not chunk.filled[i]:  # (another thread may have stored it meanwhile)
                 kept[...] = frame
                 chunk.filled[i] = 1
@@ -765,7 +777,7 @@ class FrameCache:
             while cur.next <= missing[-1]:
                 t = cur.next
                 with self._lock:
-                    need = t in wanted or self._lookup(key, t) is None
+                    need = t in wanted or not self._has(key, t)
                 ok, bgr = cur.cap.read() if need else (cur.cap.grab(), None)
                 if not ok:
                     raise _count_error(video.source, n, t)
