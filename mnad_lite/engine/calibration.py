@@ -20,6 +20,7 @@ reads it from the run folder.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -59,6 +60,7 @@ class Calibration:
     pixel_threshold: float
     pixel_quantile: float = PIXEL_QUANTILE
     config: dict[str, Any] = field(default_factory=dict)  # what must match at use
+    fingerprint: dict[str, Any] = field(default_factory=dict)  # weights and videos scored
 
     @property
     def frames(self) -> int:
@@ -94,6 +96,7 @@ class Calibration:
             "version": VERSION,
             **self.summary(),
             "config": self.config,
+            "fingerprint": self.fingerprint,
             "scores": [float(s) for s in self.scores],
         }
 
@@ -131,6 +134,7 @@ class Calibration:
                 pixel_threshold=float(data["pixel_threshold"]),
                 pixel_quantile=float(data["pixel_quantile"]),
                 config=dict(data.get("config", {})),
+                fingerprint=dict(data.get("fingerprint", {})),
             )
         except (OSError, ValueError, KeyError, TypeError, MNADError) as err:
             raise ConfigError(f"{path}: not a valid calibration file ({err})") from None
@@ -146,6 +150,38 @@ class Calibration:
                 raise ConfigError(
                     f"{where}: calibrated with {key}={value}, but the run has {mine[key]}"
                 )
+
+
+def fingerprint(weights: str | Path, videos: list) -> dict[str, Any]:
+    """What a calibration depends on besides the configuration: the weights file's SHA-256
+    and the calibration videos (name, frame count, and the hash of their files' names,
+    sizes and modification times). Equal fingerprints: reuse is safe."""
+    path = Path(weights)
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return {
+        "weights_sha256": digest.hexdigest(),
+        "videos": [[v.name, len(v), v.signature()] for v in videos],
+    }
+
+
+def reusable(path: str | Path, config: Config, stamp: dict[str, Any]) -> Calibration | None:
+    """The calibration stored at ``path`` if it was made from the same weights, videos and
+    scoring configuration (``stamp`` from :func:`fingerprint`), else None."""
+    path = Path(path)
+    if not path.is_file():
+        return None
+    try:
+        cal = Calibration.load(path)
+    except ConfigError:
+        return None
+    lam = cal.lambda_score
+    same_score = lam == config.lambda_score or (lam == 1.0 and not config.use_memory)
+    if cal.fingerprint != stamp or cal.config != _signature(config) or not same_score:
+        return None
+    return cal
 
 
 def _signature(config: Config) -> dict[str, Any]:

@@ -24,7 +24,9 @@ from mnad_lite.engine.calibration import (
     Calibration,
     calibrate,
     calibration_videos,
+    fingerprint,
     parse_threshold,
+    reusable,
 )
 from mnad_lite.engine.config import Config
 from mnad_lite.engine.inference import FrameScores, load_run, score_videos
@@ -263,9 +265,18 @@ def evaluate(
         raise DataError(f"{dataset.root}: test video {unlabelled[0]} has no frame labels")
     out = run if out is None else Path(out)
     calibration = None
+    reused = False
     if dataset.train:  # before the test videos: the test-time update changes the memory
         cal_videos, source = calibration_videos(dataset, config)
-        calibration, _ = calibrate(model, config, cal_videos, source, dev, progress)
+        stamp = fingerprint(run / "model.pt", cal_videos)
+        for stored in dict.fromkeys([out / CALIBRATION_FILE, run / CALIBRATION_FILE]):
+            calibration = reusable(stored, config, stamp)
+            if calibration is not None:  # same weights, videos and scoring: no rescoring
+                reused = True
+                break
+        else:
+            calibration, _ = calibrate(model, config, cal_videos, source, dev, progress)
+            calibration.fingerprint = stamp
     elif (run / CALIBRATION_FILE).is_file():
         calibration = Calibration.load(run / CALIBRATION_FILE)
         calibration.check(config, run / CALIBRATION_FILE)
@@ -320,6 +331,7 @@ def evaluate(
         if dataset.train:
             calibration.save(out / CALIBRATION_FILE)
         report["calibration"]["file"] = str((out if dataset.train else run) / CALIBRATION_FILE)
+        report["calibration"]["reused"] = reused or not dataset.train
     if figures:
         from mnad_lite.report import figures as figs
 
@@ -352,5 +364,6 @@ def calibrate_run(
     dataset = open_dataset(data) if isinstance(data, (str, Path)) else data
     videos, source = calibration_videos(dataset, config)
     calibration, _ = calibrate(model, config, videos, source, dev, progress)
+    calibration.fingerprint = fingerprint(run / "model.pt", videos)
     calibration.save(target)
     return calibration

@@ -13,7 +13,7 @@ import torch
 from helpers import assert_png, assert_report_matches_scores
 
 from mnad_lite.data import open_dataset
-from mnad_lite.engine.config import preset
+from mnad_lite.engine.config import Config, preset
 from mnad_lite.engine.inference import load_run, score_videos
 from mnad_lite.engine.train import train
 from mnad_lite.pipeline.evaluation import evaluate
@@ -206,3 +206,55 @@ def test_probe_run_reports_each_cut(quick_run, quick_data, tmp_path):
         assert p["change_ratio"] > 0, name
         assert p["auc_change"] == pytest.approx(p["frame_auc"] - probes["base"]["frame_auc"])
     assert json.loads((tmp_path / "probe.json").read_text()) == report
+
+
+def test_calibration_is_reused_only_for_the_same_weights_and_videos(
+    quick_run, quick_data, tmp_path
+):
+    """A second evaluation does not rescore the calibration videos when the weights, the
+    videos and the scoring are unchanged, and does when any of them changed."""
+    import shutil
+
+    from mnad_lite.engine.calibration import CALIBRATION_FILE, Calibration
+
+    run = tmp_path / "run"
+    shutil.copytree(quick_run, run)
+    (run / CALIBRATION_FILE).unlink(missing_ok=True)
+    first = evaluate(run, quick_data, figures=False, progress=False)
+    assert first["calibration"]["reused"] is False
+    stored = Calibration.load(run / CALIBRATION_FILE).fingerprint
+    assert len(stored["weights_sha256"]) == 64 and len(stored["videos"]) > 0
+
+    again_dir = tmp_path / "again"
+    again = evaluate(run, quick_data, figures=False, progress=False, out=again_dir)
+    assert again["calibration"]["reused"] is True
+    expected = {**first["calibration"], "reused": True, "file": str(again_dir / CALIBRATION_FILE)}
+    assert again["calibration"] == expected
+    assert again["frame_auc_online"] == first["frame_auc_online"]
+
+    # Other weights in model.pt: the calibration videos are scored again.
+    payload = torch.load(run / "model.pt", weights_only=True)
+    name = next(k for k, v in payload["state_dict"].items() if v.is_floating_point())
+    payload["state_dict"][name] = payload["state_dict"][name] + 0.01
+    torch.save(payload, run / "model.pt")
+    changed = evaluate(run, quick_data, figures=False, progress=False)
+    assert changed["calibration"]["reused"] is False
+    assert changed["calibration"]["psnr_mean"] != first["calibration"]["psnr_mean"]
+    new_sha = Calibration.load(run / CALIBRATION_FILE).fingerprint["weights_sha256"]
+    assert new_sha != stored["weights_sha256"]
+
+    # Another scoring configuration (λ of Eq. 16, or the PSNR form): not reusable.
+    from mnad_lite.engine.calibration import calibration_videos, fingerprint, reusable
+
+    _, config = load_run(run)
+    stamp = fingerprint(run / "model.pt", calibration_videos(open_dataset(quick_data), config)[0])
+    assert reusable(run / CALIBRATION_FILE, config, stamp) is not None
+    for change in ({"lambda_score": 0.3}, {"psnr_form": "paper"}):
+        other = Config.from_dict({**config.to_dict(), **change})
+        assert reusable(run / CALIBRATION_FILE, other, stamp) is None, change
+
+    # A broken calibration file is calibrated over, neither trusted nor an error.
+    (run / CALIBRATION_FILE).write_text("{not json")
+    repaired = evaluate(run, quick_data, figures=False, progress=False)
+    assert repaired["calibration"]["reused"] is False
+    assert Calibration.load(run / CALIBRATION_FILE).fingerprint["weights_sha256"] == new_sha
