@@ -88,8 +88,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "study", help="a grid of variants x seeds: train, evaluate, summarise"
     )
-    p.add_argument("--grid", required=True, help="builtin grid (ped2, quick) or a study .json")
-    p.add_argument("--data", required=True, type=Path, help="dataset root (any layout)")
+    p.add_argument("--grid", help="builtin grid (ped2, quick) or a study .json")
+    p.add_argument("--data", type=Path, help="dataset root (any layout)")
     p.add_argument("--out", required=True, type=Path, help="study folder (resumed if it exists)")
     p.add_argument("--only", help="comma-separated variants to run (default: all)")
     p.add_argument("--max-runs", type=int, help="stop after this many new trainings")
@@ -212,10 +212,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_study(args: argparse.Namespace) -> int:
+    from mnad_lite.errors import ConfigError
     from mnad_lite.pipeline.study import load_grid, markdown, run_study, summarize
 
     if args.summary_only:
         summary = summarize(args.out)
+    elif args.grid is None or args.data is None:
+        raise ConfigError("study needs --grid and --data (or --summary-only to summarise)")
     else:
         spec = load_grid(args.grid)
         only = args.only.split(",") if args.only else None

@@ -376,7 +376,13 @@ def summarize(out: str | Path) -> dict[str, Any]:
     import torch
 
     out = Path(out)
-    spec = StudySpec.from_dict(json.loads((out / "study.json").read_text()))
+    stored = out / "study.json"
+    if not stored.is_file():
+        raise ConfigError(f"{stored}: no study here; run `mnad-lite study --grid G --out {out}`")
+    try:
+        spec = StudySpec.from_dict(json.loads(stored.read_text()))
+    except json.JSONDecodeError as err:
+        raise ConfigError(f"{stored}: not a study definition ({err})") from None
     variants: dict[str, Any] = {}
     scores: dict[str, dict[int, dict[str, np.ndarray]]] = {}
     for v in spec.variants:

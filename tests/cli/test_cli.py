@@ -80,6 +80,8 @@ def test_resume_and_no_memory_from_the_command_line(quick_data, tmp_path):
         ),
         (["train", "--data", "{data}", "--out", "{tmp}/r", *QUICK, "--set", "colour=1"], "unknown"),
         (["train", "--data", "{data}", "--out", "{tmp}/r", *QUICK, "--set", "oops"], "FIELD=VALUE"),
+        (["study", "--out", "{tmp}/empty", "--summary-only"], "no study here"),
+        (["study", "--out", "{tmp}/s", "--grid", "quick"], "needs --grid and --data"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(quick_data, tmp_path, capsys, argv, message):
