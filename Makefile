@@ -3,6 +3,7 @@
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
+TORCH_INDEX ?=
 STAMP := $(VENV)/.mnad_lite-installed
 # Waiting OpenMP threads sleep instead of spinning (see mnad_lite/__init__.py).
 OMP_WAIT_POLICY ?= PASSIVE
@@ -20,8 +21,9 @@ setup: $(STAMP)
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	# Pinned first, so nothing below can pull a CUDA build of torch.
-	$(PY) -m pip install --quiet torch==2.13.0
+	# Pinned first, so nothing below can pull a CUDA build of torch. GPU machines:
+	# make setup TORCH_INDEX=https://download.pytorch.org/whl/cuXXX (see the README).
+	$(PY) -m pip install --quiet torch==2.13.0 $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX))
 	$(PY) -m pip install --quiet -e '.[notebooks,dev,browser,site]'
 	$(PY) -m ipykernel install --sys-prefix --name python3 >/dev/null
 	touch $(STAMP)
