@@ -69,7 +69,8 @@ class _Geometry:
     p_sum: Tensor  # sum_c p_m,c   [M]
 
 
-def _geometry(queries: Tensor, items: Tensor) -> _Geometry:
+def _geometry(queries: Tensor, items: Tensor, q_sq: Tensor | None = None) -> _Geometry:
+    """``q_sq``: the squared query norms ``[N]`` when known (unit queries), else computed."""
     items = items.detach()
     sim = similarity(queries, items)  # the one similarity matrix   [N, M]
     return _Geometry(
@@ -77,7 +78,7 @@ def _geometry(queries: Tensor, items: Tensor) -> _Geometry:
         # softmax is monotonic, so the argmax of w is that of the similarities; ties go to the
         # lowest item index
         nearest=sim.detach().argmax(dim=1),
-        q_sq=queries.square().sum(1),
+        q_sq=queries.square().sum(1) if q_sq is None else q_sq,
         q_sum=queries.sum(1),
         p_sq=items.square().sum(1),
         p_sum=items.sum(1),
@@ -202,6 +203,43 @@ def summarize_diagnostics(total: dict[str, Tensor]) -> dict[str, float]:
         "max_read_weight": float(total["max_read_sum"]) / max(n, 1.0),
         "hinge_active": float(total["hinge_active_sum"]) / max(n, 1.0),
     }
+
+
+NORM_EPS = 1e-12  # F.normalize's default
+
+
+class _UnitQueries(torch.autograd.Function):
+    """L2 normalisation along channels with a short backward (used by :class:`Memory`).
+
+    ``forward(x [B, C, H, W], eps) -> (q, q_sq)`` with ``q = x / max(||x||, eps)``,
+    exactly as ``F.normalize(x, dim=1)``, and ``q_sq = ||q||^2`` ``[B, 1, H, W]``: 1, or
+    less for the rows that the clamp divides by eps. Knowing ``q_sq`` spares the losses'
+    geometry a pass over the queries (:func:`_sq_distance` needs ``||q||^2``).
+
+    ``backward``: ``dx = (dq - q <q, dq>) / max(||x||, eps)``, dropping ``q <q, dq>`` on
+    clamped rows, where the divisor is the constant eps. Autograd's backward of
+    ``F.normalize`` differentiates the division and the norm one op at a time (about ten
+    passes over ``[B, C, H, W]``); this reads q and dq twice. ``q_sq`` gets no gradient:
+    it is the constant 1 on every row with ``||x|| >= eps`` (0 on all-zero rows), so the
+    gradient is exact except on rows with ``0 < ||x|| < eps``, where it omits the term
+    from ``||q||^2``.
+    """
+
+    @staticmethod
+    def forward(ctx, x: Tensor, eps: float) -> tuple[Tensor, Tensor]:  # type: ignore[override]
+        norm = torch.linalg.vector_norm(x, dim=1, keepdim=True)  # ||x||   [B, 1, H, W]
+        divisor = norm.clamp_min(eps)
+        q = x / divisor
+        q_sq = (norm / divisor).square()
+        ctx.save_for_backward(q, divisor, norm >= eps)  # clamp_min passes grads where >=
+        ctx.mark_non_differentiable(q_sq)
+        return q, q_sq
+
+    @staticmethod
+    def backward(ctx, dq: Tensor, _dq_sq: Tensor) -> tuple[Tensor, None]:  # type: ignore[override]
+        q, divisor, unclamped = ctx.saved_tensors
+        radial = (q * dq).sum(1, keepdim=True) * unclamped  # <q, dq>   [B, 1, H, W]
+        return torch.addcmul(dq, q, radial, value=-1).div_(divisor), None
 
 
 # --- public functional API --------------------------------------------------------------
@@ -365,10 +403,15 @@ class Memory(nn.Module):
     the same update and the items equal those of one process on the concatenated
     batch (Eq. 3's softmax runs over all W*N queries). The read and the losses
     (Eqs. 1-2, 10-13) use this process's queries with the items before the update.
+
+    ``fused_normalize`` (default True) normalises the queries with :class:`_UnitQueries`
+    (same values, a shorter backward, ``||q||^2`` known); False takes ``F.normalize`` and
+    autograd, the reference path that tests and benchmarks compare against.
     """
 
     items: Tensor
     gather_queries: Callable[[Tensor], Tensor] | None = None
+    fused_normalize: bool = True
 
     def __init__(
         self,
@@ -409,10 +452,14 @@ class Memory(nn.Module):
         b, c, h, w = x.shape
         device_type = x.device.type if x.device.type in ("cuda", "mps", "xpu") else "cpu"
         with torch.autocast(device_type=device_type, enabled=False):  # the memory in float32
-            qmap = F.normalize(x.float(), dim=1)  # L2 normalisation of every query
+            if self.fused_normalize:  # L2 normalisation of every query
+                qmap, q_sq = _UnitQueries.apply(x.float(), NORM_EPS)
+                q_sq = flatten_queries(q_sq)[:, 0]  # ||q||^2   [N]
+            else:
+                qmap, q_sq = F.normalize(x.float(), dim=1, eps=NORM_EPS), None
             queries = flatten_queries(qmap)  # [N, C], N = B*H*W
             items = self.items.detach().clone()  # the update below writes self.items
-            g = _geometry(queries, items)  # similarities [N, M] and norms, once per pass
+            g = _geometry(queries, items, q_sq)  # similarities [N, M] and norms, once per pass
             read_items, read_weights = _read(g, items)  # Eqs. 1-2   [N, C], [N, M]
             features = torch.cat(
                 [qmap, read_items.reshape(b, h, w, c).permute(0, 3, 1, 2)], dim=1

@@ -1,0 +1,127 @@
+"""The fast paths against the reference paths they replace, and the benchmarks' baseline.
+
+* ``Memory.fused_normalize``: the queries' L2 normalisation with a one-pass backward
+  (``memory._UnitQueries``) against ``F.normalize`` with autograd;
+* ``benchmarks/authors_algorithm.py``: the authors' algorithm the benchmarks time
+  mnad_lite against must compute what mnad_lite computes, or the ratios mean nothing.
+
+In float64 a fast path must equal its reference to rounding (1e-10); in float32 to
+float32 tolerance.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from mnad_lite.memory import NORM_EPS, Memory, _UnitQueries
+from mnad_lite.model import MNAD
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+from authors_algorithm import AuthorsMNAD, authors_memory  # noqa: E402
+
+W = 4
+
+
+def queries_map(b=2, c=6, h=3, w=5, seed=0, dtype=torch.float32):
+    g = torch.Generator().manual_seed(seed)
+    return torch.randn(b, c, h, w, generator=g, dtype=dtype)
+
+
+# --- fused normalisation ------------------------------------------------------------------
+
+
+def test_unit_queries_forward_is_f_normalize_bit_for_bit():
+    x = queries_map()
+    x[0, :, 1, 2] = 0  # an all-zero query: the clamp divides by eps
+    q, q_sq = _UnitQueries.apply(x, NORM_EPS)
+    assert torch.equal(q, F.normalize(x, dim=1))
+    expected = torch.ones(2, 1, 3, 5)
+    expected[0, 0, 1, 2] = 0
+    torch.testing.assert_close(q_sq, expected)
+
+
+def test_unit_queries_backward_passes_gradcheck():
+    x = queries_map(dtype=torch.float64).requires_grad_()
+    assert torch.autograd.gradcheck(lambda t: _UnitQueries.apply(t, NORM_EPS)[0], (x,))
+
+
+@pytest.mark.parametrize("layout", [torch.contiguous_format, torch.channels_last])
+def test_unit_queries_backward_equals_autograd_of_f_normalize(layout):
+    x = queries_map(seed=1, dtype=torch.float64).contiguous(memory_format=layout)
+    x[1, :, 0, 0] = 0  # zero row: both give dq / eps
+    x[1, :, 2, 4] *= 1e-14  # tiny row, below eps: the clamp is active
+    upstream = queries_map(seed=2, dtype=torch.float64)
+    grads = []
+    for fn in (lambda t: _UnitQueries.apply(t, NORM_EPS)[0], lambda t: F.normalize(t, dim=1)):
+        xg = x.clone().requires_grad_()
+        fn(xg).backward(upstream)
+        grads.append(xg.grad)
+    torch.testing.assert_close(grads[0], grads[1], rtol=1e-10, atol=1e-10 / NORM_EPS * 1e-12)
+
+
+def memory_step(mem: Memory, x: torch.Tensor, upstream: torch.Tensor, fused: bool):
+    mem.fused_normalize = fused
+    start = mem.items.clone()
+    xg = x.clone().requires_grad_()
+    out = mem(xg)
+    loss = (out.features * upstream).sum() + 0.1 * out.compactness + 0.1 * out.separateness
+    loss.backward()
+    items = mem.items.clone()
+    mem.items.copy_(start)
+    return out, xg.grad, items
+
+
+@pytest.mark.parametrize("layout", [torch.contiguous_format, torch.channels_last])
+def test_fused_memory_equals_reference(layout):
+    torch.manual_seed(0)
+    mem = Memory(num_items=5, feat_dim=8).train()
+    x = queries_map(b=3, c=8, h=4, w=6, seed=3).contiguous(memory_format=layout)
+    x[2, :, 3, 5] = 0  # a zero query: ||q||^2 = 0, not 1
+    upstream = queries_map(b=3, c=16, h=4, w=6, seed=4)
+    fast, fast_grad, fast_items = memory_step(mem, x, upstream, fused=True)
+    ref, ref_grad, ref_items = memory_step(mem, x, upstream, fused=False)
+    torch.testing.assert_close(fast.features, ref.features, rtol=0, atol=0)
+    torch.testing.assert_close(fast.compactness, ref.compactness, rtol=1e-6, atol=1e-7)
+    torch.testing.assert_close(fast.separateness, ref.separateness, rtol=1e-6, atol=1e-7)
+    torch.testing.assert_close(fast.distance, ref.distance, rtol=1e-6, atol=1e-7)
+    torch.testing.assert_close(fast_grad, ref_grad, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(fast_items, ref_items, rtol=0, atol=0)
+
+
+# --- the benchmarks' baseline -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("fused", [False, True])
+def test_authors_algorithm_computes_what_mnad_lite_computes(fused):
+    torch.manual_seed(0)
+    mem = Memory(num_items=6, feat_dim=16).train()
+    x = queries_map(b=2, c=16, h=5, w=7, seed=5)
+    upstream = queries_map(b=2, c=32, h=5, w=7, seed=6)
+    start = mem.items.clone()
+    ours, ours_grad, ours_items = memory_step(mem, x, upstream, fused=fused)
+    xg = x.clone().requires_grad_()
+    theirs = authors_memory(xg, start)
+    loss = (theirs.features * upstream).sum() + 0.1 * theirs.compactness
+    (loss + 0.1 * theirs.separateness).backward()
+    torch.testing.assert_close(theirs.features, ours.features)
+    torch.testing.assert_close(theirs.compactness, ours.compactness)
+    torch.testing.assert_close(theirs.separateness, ours.separateness)
+    torch.testing.assert_close(xg.grad, ours_grad)
+    torch.testing.assert_close(theirs.items, ours_items)
+    assert not torch.allclose(theirs.items, start)  # the update did move the items
+
+
+def test_authors_network_has_our_weights_and_prediction():
+    torch.manual_seed(0)
+    model = MNAD("pred", in_channels=1, width=W).eval()
+    authors = AuthorsMNAD(model).eval()
+    x = torch.rand(1, model.input_channels, 16, 24)
+    with torch.no_grad():
+        ours = model(x, update_memory=False).prediction
+        theirs, _ = authors(x, model.memory.items, train=False)
+    torch.testing.assert_close(theirs, ours, rtol=1e-5, atol=1e-6)
