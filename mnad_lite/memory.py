@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import torch
 import torch.nn.functional as F
@@ -85,9 +86,13 @@ def _geometry(queries: Tensor, items: Tensor, q_sq: Tensor | None = None) -> _Ge
     )
 
 
-def _read(g: _Geometry, items: Tensor) -> tuple[Tensor, Tensor]:
+def _read_weights(g: _Geometry) -> Tensor:
     # Eq. 1: w^{k,m} = softmax_m(similarity)   [N, M]; detached, as in the authors' code.
-    read_weights = F.softmax(g.similarity, dim=1).detach()
+    return F.softmax(g.similarity, dim=1).detach()
+
+
+def _read(g: _Geometry, items: Tensor) -> tuple[Tensor, Tensor]:
+    read_weights = _read_weights(g)
     # Eq. 2: p̂^k = sum_m w^{k,m} p_m   [N, C]
     return read_weights @ items.detach(), read_weights
 
@@ -354,29 +359,45 @@ def init_items(num_items: int, feat_dim: int, generator: torch.Generator | None 
 # --- the module ---------------------------------------------------------------------------
 
 
+def _autocast_type(x: Tensor) -> str:
+    return x.device.type if x.device.type in ("cuda", "mps", "xpu") else "cpu"
+
+
 @dataclass
 class MemoryOutput:
     """What :class:`Memory` returns for a query map ``[B, C, H, W]``.
 
     Attributes:
-        features: decoder input ``concat(q, p̂)``, ``[B, 2C, H, W]``.
         queries: the L2-normalised query map q, ``[B, C, H, W]``.
-        read_weights: w (Eq. 1), ``[B, H*W, M]``.
+        read_weights: w (Eq. 1), ``[B, H*W, M]``, detached.
+        items: the items p that this pass read, ``[M, C]`` (before its update), detached.
         compactness: L_compact (Eq. 10), scalar.
         separateness: L_separate (Eq. 12), scalar (0 when M < 2).
         distance: per-frame feature distance D (Eq. 15, in the memory's
             ``distance_form``), ``[B]``.
         diagnostics: sums over the queries of what the memory is doing (item usage,
             collapse, read sharpness, active hinges); see :func:`summarize_diagnostics`.
+        features: the decoder input ``concat(q, p̂)``, ``[B, 2C, H, W]``, in the dtype of
+            the queries, built from q, w and p on first access and kept (the model's
+            default path never asks for it: its decoder applies its first conv to q and
+            w directly, :meth:`mnad_lite.model.Decoder.read_conv`).
     """
 
-    features: Tensor
     queries: Tensor
     read_weights: Tensor
+    items: Tensor
     compactness: Tensor
     separateness: Tensor
     distance: Tensor
     diagnostics: dict[str, Tensor] = field(default_factory=dict)
+
+    @cached_property
+    def features(self) -> Tensor:
+        b, c, h, w = self.queries.shape
+        with torch.autocast(_autocast_type(self.queries), enabled=False):  # the memory's dtype
+            weights = self.read_weights.reshape(b * h * w, -1)  # w   [N, M]
+            read = weights @ self.items  # Eq. 2: p̂^k = sum_m w^{k,m} p_m   [N, C]
+            return torch.cat([self.queries, read.reshape(b, h, w, c).permute(0, 3, 1, 2)], dim=1)
 
 
 class Memory(nn.Module):
@@ -450,8 +471,7 @@ class Memory(nn.Module):
                 f"Memory expects a query map [B, {self.feat_dim}, H, W], got {tuple(x.shape)}"
             )
         b, c, h, w = x.shape
-        device_type = x.device.type if x.device.type in ("cuda", "mps", "xpu") else "cpu"
-        with torch.autocast(device_type=device_type, enabled=False):  # the memory in float32
+        with torch.autocast(_autocast_type(x), enabled=False):  # the memory in float32
             if self.fused_normalize:  # L2 normalisation of every query
                 qmap, q_sq = _UnitQueries.apply(x.float(), NORM_EPS)
                 q_sq = flatten_queries(q_sq)[:, 0]  # ||q||^2   [N]
@@ -460,10 +480,7 @@ class Memory(nn.Module):
             queries = flatten_queries(qmap)  # [N, C], N = B*H*W
             items = self.items.detach().clone()  # the update below writes self.items
             g = _geometry(queries, items, q_sq)  # similarities [N, M] and norms, once per pass
-            read_items, read_weights = _read(g, items)  # Eqs. 1-2   [N, C], [N, M]
-            features = torch.cat(
-                [qmap, read_items.reshape(b, h, w, c).permute(0, 3, 1, 2)], dim=1
-            )  # [B, 2C, H, W]
+            read_weights = _read_weights(g)  # Eq. 1   [N, M]; the read (Eq. 2) is lazy
             sq_nearest = _sq_distance(g, g.nearest, c)  # ||q - p_p||^2   [N]
             compactness = _nearest_term(sq_nearest, c, self.loss_form)  # Eq. 10
             hinge = _hinge(g, c, self.margin) if self.num_items >= 2 else None
@@ -480,9 +497,9 @@ class Memory(nn.Module):
                     g = _geometry(queries, items)
                 self.items.copy_(_update(g, queries, items, self.weight_norm))  # Eqs. 3-5
         return MemoryOutput(
-            features=features.to(x.dtype),
             queries=qmap,
             read_weights=read_weights.reshape(b, h * w, -1),
+            items=items,
             compactness=compactness,
             separateness=separateness,
             distance=distance,

@@ -2,6 +2,8 @@
 
 * ``Memory.fused_normalize``: the queries' L2 normalisation with a one-pass backward
   (``memory._UnitQueries``) against ``F.normalize`` with autograd;
+* ``MNAD.fused_read``: the decoder's first conv applied to q and the read weights
+  (``Decoder.read_conv``) against the same conv on ``concat(q, p̂)``;
 * ``benchmarks/authors_algorithm.py``: the authors' algorithm the benchmarks time
   mnad_lite against must compute what mnad_lite computes, or the ratios mean nothing.
 
@@ -11,15 +13,17 @@ float32 tolerance.
 
 from __future__ import annotations
 
+import copy
 import sys
 from pathlib import Path
 
 import pytest
 import torch
 import torch.nn.functional as F
+from torch.overrides import TorchFunctionMode
 
-from mnad_lite.memory import NORM_EPS, Memory, _UnitQueries
-from mnad_lite.model import MNAD
+from mnad_lite.memory import NORM_EPS, Memory, MemoryOutput, _UnitQueries, init_items
+from mnad_lite.model import MNAD, Decoder
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 from authors_algorithm import AuthorsMNAD, authors_memory  # noqa: E402
@@ -91,6 +95,123 @@ def test_fused_memory_equals_reference(layout):
     torch.testing.assert_close(fast.distance, ref.distance, rtol=1e-6, atol=1e-7)
     torch.testing.assert_close(fast_grad, ref_grad, rtol=1e-5, atol=1e-6)
     torch.testing.assert_close(fast_items, ref_items, rtol=0, atol=0)
+
+
+# --- fused read ---------------------------------------------------------------------------
+
+
+def memory_output(b=2, c=8, h=3, w=5, m=4, seed=0, dtype=torch.float64) -> MemoryOutput:
+    g = torch.Generator().manual_seed(seed)
+    q = F.normalize(torch.randn(b, c, h, w, generator=g, dtype=dtype), dim=1)
+    rw = torch.softmax(3 * torch.randn(b, h * w, m, generator=g, dtype=dtype), dim=-1)
+    items = init_items(m, c, g).to(dtype)
+    zero = torch.zeros((), dtype=dtype)
+    return MemoryOutput(q.requires_grad_(), rw, items, zero, zero, zero.expand(b))
+
+
+@pytest.mark.parametrize("hw", [(3, 5), (1, 1), (4, 4)])
+def test_read_conv_equals_conv_on_concat_in_float64(hw):
+    """Exact (to float64 rounding) at every position, borders included."""
+    torch.manual_seed(0)
+    dec = Decoder(16, 1, width=1).double()
+    mem = memory_output(h=hw[0], w=hw[1])
+    upstream = torch.randn(2, 8, *hw, dtype=torch.float64)
+    results = []
+    for fn in (dec.read_conv, lambda m: dec.inner[0](m.features)):
+        dec.zero_grad()
+        mem.queries.grad = None
+        mem.__dict__.pop("features", None)  # the cached concat, rebuilt for each path
+        out = fn(mem)
+        out.backward(upstream)
+        conv = dec.inner[0]
+        results.append((out, mem.queries.grad, conv.weight.grad, conv.bias.grad))
+    for fast, ref in zip(*results, strict=True):
+        torch.testing.assert_close(fast, ref, rtol=1e-10, atol=1e-12)
+
+
+def test_read_conv_is_not_the_identity_of_the_read():
+    """Control: the read half of the kernel matters (w and items are used, not ignored)."""
+    torch.manual_seed(0)
+    dec = Decoder(16, 1, width=1).double()
+    mem = memory_output()
+    before = dec.read_conv(mem)
+    mem.items = mem.items.flip(0)
+    assert not torch.allclose(dec.read_conv(mem), before)
+
+
+def grads_of_step(model: MNAD, x: torch.Tensor, y: torch.Tensor):
+    start = model.memory.items.clone()
+    out = model(x)
+    loss = F.mse_loss(out.prediction, y) + 0.1 * out.compactness + 0.1 * out.separateness
+    model.zero_grad()
+    loss.backward()
+    grads = {n: p.grad.clone() for n, p in model.named_parameters()}
+    items = model.memory.items.clone()
+    model.memory.items.copy_(start)
+    return out, grads, items
+
+
+def relative_l2(a: torch.Tensor, b: torch.Tensor, floor: float) -> float:
+    return float((a - b).norm() / max(float(a.norm()), floor))
+
+
+@pytest.mark.parametrize("method", ["pred", "recon"])
+@pytest.mark.parametrize("layout", [torch.contiguous_format, torch.channels_last])
+def test_fast_model_step_equals_reference(method, layout):
+    torch.manual_seed(0)
+    model = MNAD(method, in_channels=1, width=W).train().to(memory_format=layout)
+    g = torch.Generator().manual_seed(1)
+    x = torch.rand(2, model.input_channels, 24, 32, generator=g) * 2 - 1
+    x = x.contiguous(memory_format=layout)
+    y = torch.rand(2, 1, 24, 32, generator=g) * 2 - 1
+    ref_model = copy.deepcopy(model)
+    ref_model.fused_read, ref_model.memory.fused_normalize = False, False
+    fast, fast_grads, fast_items = grads_of_step(model, x, y)
+    ref, ref_grads, ref_items = grads_of_step(ref_model, x, y)
+    torch.testing.assert_close(fast.prediction, ref.prediction, rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(fast.compactness, ref.compactness, rtol=1e-6, atol=1e-8)
+    torch.testing.assert_close(fast.separateness, ref.separateness, rtol=1e-6, atol=1e-8)
+    torch.testing.assert_close(fast_items, ref_items, rtol=0, atol=0)
+    # relative L2 per tensor; a conv bias before batch norm has a zero gradient in exact
+    # arithmetic, so its float noise is measured against the other gradients' scale
+    floor = 1e-2 * max(float(v.norm()) for v in ref_grads.values())
+    worst = max(relative_l2(ref_grads[k], fast_grads[k], floor) for k in ref_grads)
+    assert worst < 1e-3, worst
+
+
+def test_fast_model_never_builds_the_2c_concatenation():
+    """The default path reads the memory through the conv: no [B, 2C, h, w] tensor."""
+    torch.manual_seed(0)
+    model = MNAD("pred", in_channels=1, width=W).train()
+    x = torch.rand(2, model.input_channels, 16, 24)
+    cats = []
+
+    class Spy(TorchFunctionMode):
+        def __torch_function__(self, func, types, args=(), kwargs=None):
+            out = func(*args, **(kwargs or {}))
+            if func is torch.cat:
+                cats.append(tuple(out.shape))
+            return out
+
+    with Spy():
+        model(x)
+    assert (2, 16 * W, 2, 3) not in cats and (2, 8 * W + 10, 2, 3) in cats
+    cats.clear()
+    model.fused_read = False
+    with Spy():
+        model(x)
+    assert (2, 16 * W, 2, 3) in cats  # control: the reference path does build it
+
+
+def test_memory_output_features_are_built_once_and_match_the_read():
+    torch.manual_seed(0)
+    mem = Memory(num_items=4, feat_dim=6).eval()
+    out = mem(queries_map(c=6))
+    assert out.features is out.features  # cached
+    read = out.read_weights @ out.items
+    b, c, h, w = out.queries.shape
+    torch.testing.assert_close(out.features[:, c:], read.reshape(b, h, w, c).permute(0, 3, 1, 2))
+    torch.testing.assert_close(out.features[:, :c], out.queries)
 
 
 # --- the benchmarks' baseline -------------------------------------------------------------
