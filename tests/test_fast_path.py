@@ -5,7 +5,8 @@
 * ``MNAD.fused_read``: the decoder's first conv applied to q and the read weights
   (``Decoder.read_conv``) against the same conv on ``concat(q, p̂)``;
 * ``benchmarks/authors_algorithm.py``: the authors' algorithm the benchmarks time
-  mnad_lite against must compute what mnad_lite computes, or the ratios mean nothing.
+  mnad_lite against must compute what mnad_lite computes, or the ratios mean nothing;
+* the OpenMP wait policy that importing mnad_lite sets (``benchmarks/threads.py``).
 
 In float64 a fast path must equal its reference to rounding (1e-10); in float32 to
 float32 tolerance.
@@ -14,6 +15,8 @@ float32 tolerance.
 from __future__ import annotations
 
 import copy
+import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -246,3 +249,18 @@ def test_authors_network_has_our_weights_and_prediction():
         ours = model(x, update_memory=False).prediction
         theirs, _ = authors(x, model.memory.items, train=False)
     torch.testing.assert_close(theirs, ours, rtol=1e-5, atol=1e-6)
+
+
+# --- thread settings ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("given", [None, "ACTIVE"])
+def test_importing_mnad_lite_first_makes_waiting_threads_sleep(given):
+    """OMP_WAIT_POLICY defaults to PASSIVE before torch loads OpenMP; a user's value wins."""
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    if given:
+        env["OMP_WAIT_POLICY"] = given
+    code = "import mnad_lite, os, sys; sys.stdout.write(os.environ['OMP_WAIT_POLICY'])"
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout == (given or "PASSIVE")
