@@ -363,6 +363,12 @@ def _autocast_type(x: Tensor) -> str:
     return x.device.type if x.device.type in ("cuda", "mps", "xpu") else "cpu"
 
 
+def _memory_dtype(*dtypes: torch.dtype) -> torch.dtype:
+    # The memory computes in float32 (bfloat16/float16 queries under autocast included),
+    # or in float64 when the queries or the items are float64 (a model in double).
+    return torch.float64 if torch.float64 in dtypes else torch.float32
+
+
 @dataclass
 class MemoryOutput:
     """What :class:`Memory` returns for a query map ``[B, C, H, W]``.
@@ -414,7 +420,8 @@ class Memory(nn.Module):
 
     The items live in the buffer ``items`` ``[M, C]``: saved with the state_dict, never
     given gradients. ``forward(x, update=None)`` updates them when ``update`` is true,
-    or by default when the module is in training mode.
+    or by default when the module is in training mode. The memory computes in float32
+    whatever the autocast, or in float64 for a model in double (``model.double()``).
 
     Several processes (data-parallel training): each sees its own queries, so updating
     with them alone would leave every process with different items. ``gather_queries``
@@ -471,14 +478,15 @@ class Memory(nn.Module):
                 f"Memory expects a query map [B, {self.feat_dim}, H, W], got {tuple(x.shape)}"
             )
         b, c, h, w = x.shape
-        with torch.autocast(_autocast_type(x), enabled=False):  # the memory in float32
+        dtype = _memory_dtype(x.dtype, self.items.dtype)
+        with torch.autocast(_autocast_type(x), enabled=False):  # float32 (or float64)
             if self.fused_normalize:  # L2 normalisation of every query
-                qmap, q_sq = _UnitQueries.apply(x.float(), NORM_EPS)
+                qmap, q_sq = _UnitQueries.apply(x.to(dtype), NORM_EPS)
                 q_sq = flatten_queries(q_sq)[:, 0]  # ||q||^2   [N]
             else:
-                qmap, q_sq = F.normalize(x.float(), dim=1, eps=NORM_EPS), None
+                qmap, q_sq = F.normalize(x.to(dtype), dim=1, eps=NORM_EPS), None
             queries = flatten_queries(qmap)  # [N, C], N = B*H*W
-            items = self.items.detach().clone()  # the update below writes self.items
+            items = self.items.detach().to(dtype, copy=True)  # the update writes self.items
             g = _geometry(queries, items, q_sq)  # similarities [N, M] and norms, once per pass
             read_weights = _read_weights(g)  # Eq. 1   [N, M]; the read (Eq. 2) is lazy
             sq_nearest = _sq_distance(g, g.nearest, c)  # ||q - p_p||^2   [N]
@@ -509,4 +517,5 @@ class Memory(nn.Module):
     @torch.no_grad()
     def update_with(self, queries: Tensor) -> None:
         """Apply Eqs. 3-5 with given normalised ``queries`` ``[N, C]`` (test-time update)."""
-        self.items.copy_(update(queries.float(), self.items, self.weight_norm))
+        dtype = _memory_dtype(queries.dtype, self.items.dtype)
+        self.items.copy_(update(queries.to(dtype), self.items.to(dtype), self.weight_norm))
