@@ -1,7 +1,7 @@
 """The authors' memory algorithm and network style, re-implemented from MNAD.md section 4.
 
 This is the baseline the benchmarks time mnad_lite against. It is written from the
-description in ``docs/MNAD.md`` (sections 2-4), not copied from the authors' repository,
+description in MNAD.md (sections 2-4), not copied from the authors' repository,
 and it reproduces their *algorithm*, including what makes it slow:
 
 * the memory works on the query map permuted to ``[B, H, W, C]``;
@@ -18,8 +18,10 @@ and it reproduces their *algorithm*, including what makes it slow:
 * the items are a tensor passed in and returned (``m_items``), not a module buffer;
 * the network runs in the default NCHW memory format.
 
-Everything here is equal in value to mnad_lite's vectorised code (the benchmarks and
-``tests/test_fast_path.py`` assert it); only the amount of work differs.
+Everything here is equal in value to mnad_lite's vectorised code with the authors'
+settings (Eq. 5 over all queries, the code's forms of Eqs. 10 and 12, no position
+channels; the benchmarks and ``tests/benchmarks`` assert it); only the amount of work
+differs.
 """
 
 from __future__ import annotations
@@ -110,6 +112,11 @@ class AuthorsMNAD(nn.Module):
         super().__init__()
         if reference.memory is None:
             raise ValueError("the authors' network has a memory")
+        memory = reference.memory
+        if reference.position != "none":
+            raise ValueError(f"the authors' network has no position={reference.position!r}")
+        if (memory.weight_norm, memory.loss_form, memory.margin) != ("all", "code", 1.0):
+            raise ValueError("the authors' algorithm is Eq. 5 over all queries, the code form")
         self.method = reference.method
         self.encoder = Encoder(reference.input_channels, reference.width)
         self.decoder = Decoder(

@@ -1,12 +1,11 @@
-"""The fast paths against the reference paths they replace, and the benchmarks' baseline.
+"""The fast paths against the reference paths they replace.
 
 * ``Memory.fused_normalize``: the queries' L2 normalisation with a one-pass backward
   (``memory._UnitQueries``) against ``F.normalize`` with autograd;
 * ``MNAD.fused_read``: the decoder's first conv applied to q and the read weights
-  (``Decoder.read_conv``) against the same conv on ``concat(q, p̂)``;
-* ``benchmarks/authors_algorithm.py``: the authors' algorithm the benchmarks time
-  mnad_lite against must compute what mnad_lite computes, or the ratios mean nothing;
-* the OpenMP wait policy that importing mnad_lite sets (``benchmarks/threads.py``).
+  (``Decoder.read_conv``) against the same conv on ``concat(q, p̂)``
+  (the benchmarks' baseline is pinned in tests/benchmarks, the OpenMP wait policy in
+  tests/test_init.py).
 
 In float64 a fast path must equal its reference to rounding (1e-10); in float32 to
 float32 tolerance.
@@ -15,10 +14,6 @@ float32 tolerance.
 from __future__ import annotations
 
 import copy
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 import torch
@@ -27,9 +22,6 @@ from torch.overrides import TorchFunctionMode
 
 from mnad_lite.memory import NORM_EPS, Memory, MemoryOutput, _UnitQueries, init_items
 from mnad_lite.model import MNAD, Decoder
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-from authors_algorithm import AuthorsMNAD, authors_memory  # noqa: E402
 
 W = 4
 
@@ -215,52 +207,3 @@ def test_memory_output_features_are_built_once_and_match_the_read():
     b, c, h, w = out.queries.shape
     torch.testing.assert_close(out.features[:, c:], read.reshape(b, h, w, c).permute(0, 3, 1, 2))
     torch.testing.assert_close(out.features[:, :c], out.queries)
-
-
-# --- the benchmarks' baseline -------------------------------------------------------------
-
-
-@pytest.mark.parametrize("fused", [False, True])
-def test_authors_algorithm_computes_what_mnad_lite_computes(fused):
-    torch.manual_seed(0)
-    mem = Memory(num_items=6, feat_dim=16).train()
-    x = queries_map(b=2, c=16, h=5, w=7, seed=5)
-    upstream = queries_map(b=2, c=32, h=5, w=7, seed=6)
-    start = mem.items.clone()
-    ours, ours_grad, ours_items = memory_step(mem, x, upstream, fused=fused)
-    xg = x.clone().requires_grad_()
-    theirs = authors_memory(xg, start)
-    loss = (theirs.features * upstream).sum() + 0.1 * theirs.compactness
-    (loss + 0.1 * theirs.separateness).backward()
-    torch.testing.assert_close(theirs.features, ours.features)
-    torch.testing.assert_close(theirs.compactness, ours.compactness)
-    torch.testing.assert_close(theirs.separateness, ours.separateness)
-    torch.testing.assert_close(xg.grad, ours_grad)
-    torch.testing.assert_close(theirs.items, ours_items)
-    assert not torch.allclose(theirs.items, start)  # the update did move the items
-
-
-def test_authors_network_has_our_weights_and_prediction():
-    torch.manual_seed(0)
-    model = MNAD("pred", in_channels=1, width=W).eval()
-    authors = AuthorsMNAD(model).eval()
-    x = torch.rand(1, model.input_channels, 16, 24)
-    with torch.no_grad():
-        ours = model(x, update_memory=False).prediction
-        theirs, _ = authors(x, model.memory.items, train=False)
-    torch.testing.assert_close(theirs, ours, rtol=1e-5, atol=1e-6)
-
-
-# --- thread settings ----------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("given", [None, "ACTIVE"])
-def test_importing_mnad_lite_first_makes_waiting_threads_sleep(given):
-    """OMP_WAIT_POLICY defaults to PASSIVE before torch loads OpenMP; a user's value wins."""
-    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
-    if given:
-        env["OMP_WAIT_POLICY"] = given
-    code = "import mnad_lite, os, sys; sys.stdout.write(os.environ['OMP_WAIT_POLICY'])"
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
-    assert out.returncode == 0, out.stderr
-    assert out.stdout == (given or "PASSIVE")
