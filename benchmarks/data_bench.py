@@ -1,6 +1,7 @@
 """Does data loading ever make training wait? Clips/s of the loader against the training step.
 
     python benchmarks/data_bench.py [--data DIR] [--videos 2] [--preset lite] [--threads 1]
+                                    [--quick]
 
 Times, on the training videos of ``DIR`` (any layout ``mnad_lite.data.open_dataset``
 reads; default: the small synthetic set generated into a temporary folder):
@@ -16,7 +17,8 @@ both through the training ``DataLoader`` (batch of the preset, shuffled, in this
 ``num_workers=0``), in clips per second, interleaved; and one training step of the
 preset's network (channels-last, as ``train`` runs it) in clips per second, so that the
 share of a step spent waiting for data can be read off: ``step clips/s / loader clips/s``.
-Only image-folder videos can be decoded per sample; a video-file source is skipped.
+Only image-folder videos can be decoded per sample; a video-file source is refused.
+``--quick``: the quick preset, two batches once (a smoke test; ``tests/benchmarks``).
 """
 
 from __future__ import annotations
@@ -71,7 +73,10 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1, help="torch intra-op threads")
     parser.add_argument("--batches", type=int, default=20, help="batches per timing")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--quick", action="store_true", help="quick preset, once")
     args = parser.parse_args()
+    if args.quick:
+        args.preset, args.batches, args.repeats = "quick", 2, 1
     threads = set_threads(args.threads)
     config = preset(args.preset)
     with tempfile.TemporaryDirectory() as tmp:

@@ -18,12 +18,19 @@ Implementations, timed interleaved in this one process on the same inputs:
 * ``mnad_lite, w only``: the default path without building ``concat(q, p̂)``: what
   :class:`mnad_lite.model.MNAD` runs, whose decoder applies its first conv to q and the
   read weights (``Decoder.read_conv``). Its output is not the authors', so it is checked
-  on the losses, gradients and items only; the conv's own saving is in ``speed.py``.
+  on the losses, gradients and items only; the conv's own saving is in ``speed.py``;
+* ``authors-code`` (with ``--authors-code DIR``, a clone of the authors' repository):
+  their own memory module, imported from ``DIR`` (``benchmarks/authors_code.py``). The
+  ratios are then given against it.
 
 Before timing, the script asserts that every implementation gives the authors' decoder
 input, loss values, gradient with respect to x and updated items to float32 tolerance.
 
     python benchmarks/memory_bench.py [--threads 1] [--repeats 20] [--device cpu]
+                                      [--authors-code DIR] [--quick]
+
+``--quick`` runs tiny shapes twice (batch 1, 4x4 queries, C = 16, M = 4): a check that
+the script runs and agrees, not a measurement (``tests/benchmarks`` runs it).
 
 Read ``x N wall, x N cpu vs authors``: N times faster than the authors' algorithm, by the
 median wall clock and by the median process CPU time (see ``timing.py``).
@@ -35,7 +42,7 @@ import argparse
 
 import torch
 from authors_algorithm import authors_memory
-from timing import header, interleaved, report, set_threads
+from timing import header, interleaved, report, set_threads, versus
 
 from mnad_lite.memory import Memory
 
@@ -51,7 +58,11 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=32, help="query map side (32 for 256x256)")
     parser.add_argument("--dim", type=int, default=512, help="C (512 in the paper)")
     parser.add_argument("--items", type=int, default=10, help="M (10 in the paper)")
+    parser.add_argument("--authors-code", metavar="DIR", help="a clone of the authors' repo")
+    parser.add_argument("--quick", action="store_true", help="tiny shapes: a smoke test")
     args = parser.parse_args()
+    if args.quick:
+        args.batch, args.size, args.dim, args.items, args.repeats = 1, 4, 16, 4, 2
     device = torch.device(args.device)
     threads = set_threads(args.threads)
     torch.manual_seed(0)
@@ -89,6 +100,19 @@ def main() -> None:
         "mnad_lite": lambda: ours(True, True),
         "mnad_lite, w only": lambda: ours(True, False),
     }
+    if args.authors_code:
+        from authors_code import AuthorsCodeMemory
+
+        their_memory = AuthorsCodeMemory(args.authors_code, args.items, c)
+
+        def authors_code():
+            xg = x.detach().requires_grad_()
+            out = their_memory(xg, start)
+            losses = LAMBDA * out.compactness + LAMBDA * out.separateness
+            torch.autograd.backward([out.features, losses], [upstream, None])
+            return out.features, out.compactness, out.separateness, xg.grad, out.items
+
+        fns = {"authors-code": authors_code, **fns}
     # agreement with the authors' algorithm, on the same step
     expected = authors()
     for name, fn in fns.items():
@@ -104,13 +128,15 @@ def main() -> None:
                     have, want, msg=lambda m, n=name, w=what: f"{n} {w}: {m}"
                 )
     header(
-        f"memory step fwd+bwd, batch {b}, {s}x{s} queries, C={c}, M={args.items}",
+        f"memory step fwd+bwd, batch {b}, {s}x{s} queries, C={c}, M={args.items}"
+        + (" [--quick: a smoke test, not a measurement]" if args.quick else ""),
         threads,
         device,
     )
     print("  outputs agree with the authors' algorithm (decoder input, losses, grad x, items)")
-    timings = interleaved(fns, args.repeats, warmup=2, device=device)
-    report(timings, "authors")
+    timings = interleaved(fns, args.repeats, warmup=1 if args.quick else 2, device=device)
+    report(timings, next(iter(fns)))
+    versus(timings, "mnad_lite", "reference")  # the fused normalisation alone
 
 
 if __name__ == "__main__":

@@ -1,12 +1,14 @@
 """Where the time of one training step goes, by kind of operator (torch.profiler).
 
     python benchmarks/profile_step.py [--preset lite] [--threads 1] [--steps 5] [--reference]
+                                      [--quick]
 
 Profiles ``--steps`` training steps of the preset (channels-last, Eq. 8, backward, Adam;
 the default fast paths, or the reference paths with ``--reference``) after two warm-up
 steps, and prints the self CPU time of the operators grouped by what they do, as a
 share of the total, then the ten most expensive operators with their input shapes.
-The profiler adds some overhead per operator; the shares are what to read.
+The profiler adds some overhead per operator; the shares are what to read. ``--quick``
+profiles one step of the quick preset (a smoke test; ``tests/benchmarks`` runs it).
 """
 
 from __future__ import annotations
@@ -47,7 +49,10 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1, help="torch intra-op threads")
     parser.add_argument("--steps", type=int, default=5)
     parser.add_argument("--reference", action="store_true", help="reference paths")
+    parser.add_argument("--quick", action="store_true", help="quick preset, one step")
     args = parser.parse_args()
+    if args.quick:
+        args.preset, args.steps = "quick", 1
     threads = set_threads(args.threads)
     config = preset(args.preset)
     torch.manual_seed(0)

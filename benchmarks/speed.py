@@ -2,6 +2,7 @@
 
     python benchmarks/speed.py [--preset lite|paper|quick] [--threads 1] [--repeats 5]
                                [--size H W] [--device cpu|cuda] [--impls NAME ...]
+                               [--authors-code DIR] [--quick]
 
 The training step is Eq. 8 (prediction MSE + 0.1 compactness + 0.1 separateness),
 backward and one Adam step, on one fixed batch of the preset (lite: 4 clips of
@@ -9,6 +10,10 @@ backward and one Adam step, on one fixed batch of the preset (lite: 4 clips of
 batch-1 forward in eval mode without the memory update. Implementations, timed
 interleaved in this one process, all starting from the same weights and items:
 
+* ``authors-code`` (with ``--authors-code DIR``, a clone of the authors' repository):
+  their own ``convAE`` imported from ``DIR`` (``benchmarks/authors_code.py``), NCHW,
+  with the same weights. Their network has fixed widths, so only for width 64 (the
+  paper preset; ``--size 128 128`` on a CPU); elsewhere it is skipped with the reason;
 * ``authors``: the same network run the authors' way (``benchmarks/authors_algorithm.py``:
   NCHW, their memory algorithm, items passed in and out, ``nn.MSELoss``);
 * ``reference``: mnad_lite before the fast paths, i.e. channels-last with
@@ -28,7 +33,9 @@ interleaved in this one process, all starting from the same weights and items:
 
 Before timing, one training step of each is checked against ``reference``: the three
 loss terms, every parameter's gradient, and the updated items must agree to float32
-tolerance (the worst relative difference is printed).
+tolerance (the worst relative difference is printed). ``--quick`` runs the quick preset
+once (a check that the script runs and agrees, not a measurement; ``tests/benchmarks``
+runs it).
 
 Everything runs in float32, also on CUDA (where training defaults to bfloat16 autocast):
 this compares algorithms like for like. Read ``x N wall, x N cpu vs reference``: N times
@@ -47,13 +54,21 @@ from collections.abc import Callable
 
 import torch
 from authors_algorithm import AuthorsMNAD, authors_loss
-from timing import header, interleaved, report, set_threads
+from timing import header, interleaved, report, set_threads, versus
 
 from mnad_lite.engine.config import Config, preset
 from mnad_lite.model import MNAD
 
-IMPLS = ("authors", "reference", "mnad_lite", "mnad_lite-nchw", "reference-compiled")
-DEFAULT_IMPLS = IMPLS[:4]
+IMPLS = (
+    "authors-code",
+    "authors",
+    "reference",
+    "mnad_lite",
+    "mnad_lite-nchw",
+    "reference-compiled",
+)
+DEFAULT_IMPLS = IMPLS[1:5]  # authors-code with --authors-code, reference-compiled if named
+AUTHORS = ("authors-code", "authors")  # items passed in and out, NCHW
 
 
 def rec_loss(prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -73,13 +88,29 @@ def mnad_terms(model: MNAD, x: torch.Tensor, y: torch.Tensor, lc: float, ls: flo
 class Runner:
     """One implementation: its model, optimizer, and a training/inference step."""
 
-    def __init__(self, name: str, base: MNAD, config: Config, device: torch.device) -> None:
+    def __init__(
+        self,
+        name: str,
+        base: MNAD,
+        config: Config,
+        device: torch.device,
+        authors_code: str | None = None,
+    ) -> None:
         self.name, self.config = name, config
-        nchw = name in ("authors", "mnad_lite-nchw")
+        nchw = name in (*AUTHORS, "mnad_lite-nchw")
         self.fmt = torch.contiguous_format if nchw else torch.channels_last
         self.terms_fn = mnad_terms
-        if name == "authors":
-            self.model: torch.nn.Module = AuthorsMNAD(base).to(device)
+        self.our_name: Callable[[str], str] = lambda n: n  # parameter names as mnad_lite's
+        if name in AUTHORS:
+            if name == "authors-code":
+                from authors_code import AuthorsCodeMNAD
+
+                assert authors_code is not None
+                theirs = AuthorsCodeMNAD(base, authors_code)
+                self.model: torch.nn.Module = theirs.to(device)
+                self.our_name = theirs.our_name
+            else:
+                self.model = AuthorsMNAD(base).to(device)
             assert base.memory is not None
             self.items = base.memory.items.clone().to(device)
         else:
@@ -99,7 +130,7 @@ class Runner:
         x = x.contiguous(memory_format=self.fmt)
         lc, ls = self.config.lambda_compact, self.config.lambda_separate
         assert lc is not None and ls is not None
-        if isinstance(self.model, AuthorsMNAD):
+        if self.name in AUTHORS:
             prediction, mem = self.model(x, self.items, True)
             self.items = mem.items
             loss = authors_loss(prediction, y, mem, lc, ls)
@@ -116,12 +147,12 @@ class Runner:
     @torch.no_grad()
     def infer(self, x: torch.Tensor) -> torch.Tensor:
         x = x.contiguous(memory_format=self.fmt)
-        if isinstance(self.model, AuthorsMNAD):
+        if self.name in AUTHORS:
             return self.model(x, self.items, False)[0]
         return self.model(x, update_memory=False).prediction
 
     def current_items(self) -> torch.Tensor:
-        if isinstance(self.model, AuthorsMNAD):
+        if self.name in AUTHORS:
             return self.items
         assert isinstance(self.model, MNAD) and self.model.memory is not None
         return self.model.memory.items
@@ -140,10 +171,11 @@ def one_step(r: Runner, x: torch.Tensor, y: torch.Tensor, fmt: torch.memory_form
     terms = twin.losses(x, y)
     twin.model.zero_grad(set_to_none=True)
     terms["loss"].backward()
-    grads = {n: p.grad.clone() for n, p in twin.model.named_parameters() if p.grad is not None}
+    named = twin.model.named_parameters()
+    grads = {twin.our_name(n): p.grad.clone() for n, p in named if p.grad is not None}
     items = twin.current_items().clone()
     twin.model.zero_grad(set_to_none=True)
-    if isinstance(twin.model, AuthorsMNAD):
+    if twin.name in AUTHORS:
         twin.items = saved
     else:
         twin.current_items().copy_(saved)
@@ -201,6 +233,13 @@ def check_agreement(runners: dict[str, Runner], x: torch.Tensor, y: torch.Tensor
             assert not bad, f"{name} disagrees with {ref_name} on {', '.join(bad)}"
 
 
+def authors_lines(timings: dict) -> None:
+    """mnad_lite against each of the authors' versions timed."""
+    for name in AUTHORS:
+        if name in timings and "mnad_lite" in timings:
+            versus(timings, "mnad_lite", name)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--preset", default="lite")
@@ -210,7 +249,15 @@ def main() -> None:
     parser.add_argument("--size", type=int, nargs=2, metavar=("H", "W"), help="frame size")
     parser.add_argument("--impls", nargs="+", choices=IMPLS, default=list(DEFAULT_IMPLS))
     parser.add_argument("--no-inference", action="store_true", help="training step only")
+    parser.add_argument("--authors-code", metavar="DIR", help="a clone of the authors' repo")
+    parser.add_argument("--quick", action="store_true", help="quick preset, once: a smoke test")
     args = parser.parse_args()
+    if args.quick:
+        args.preset, args.repeats = "quick", 1
+    if args.authors_code and "authors-code" not in args.impls:
+        args.impls = ["authors-code", *args.impls]
+    if "authors-code" in args.impls and not args.authors_code:
+        parser.error("authors-code needs --authors-code DIR")
     device = torch.device(args.device)
     threads = set_threads(args.threads)
     overrides = {"size": tuple(args.size)} if args.size else {}
@@ -218,7 +265,12 @@ def main() -> None:
     h, w = config.size
     torch.manual_seed(0)
     base = MNAD(**config.model_args())
-    runners = {name: Runner(name, base, config, device) for name in args.impls}
+    runners = {}
+    for name in args.impls:
+        try:
+            runners[name] = Runner(name, base, config, device, args.authors_code)
+        except ValueError as err:  # the authors' code cannot stand for this model
+            print(f"{name} skipped: {err}")
     gen = torch.Generator().manual_seed(1)
     x = torch.rand(config.batch_size, base.input_channels, h, w, generator=gen) * 2 - 1
     y = torch.rand(config.batch_size, config.channels, h, w, generator=gen) * 2 - 1
@@ -234,7 +286,8 @@ def main() -> None:
             compile_s = time.perf_counter() - tic
     header(
         f"preset {args.preset}: {h}x{w}, {config.channels} channel(s), width {config.width}, "
-        f"batch {config.batch_size}",
+        f"batch {config.batch_size}"
+        + (" [--quick: a smoke test, not a measurement]" if args.quick else ""),
         threads,
         device,
     )
@@ -247,6 +300,7 @@ def main() -> None:
     }
     timings = interleaved(steps, args.repeats, warmup=1, device=device)
     report(timings, reference)
+    authors_lines(timings)
     if "reference-compiled" in runners:
         saved = timings[reference].wall_median - timings["reference-compiled"].wall_median
         even = f"pays back after {compile_s / saved:.0f} steps" if saved > 0 else "never pays back"
@@ -259,7 +313,9 @@ def main() -> None:
         }
         for r in runners.values():
             r.model.eval()
-        report(interleaved(infer, 3 * args.repeats, warmup=2, device=device), reference)
+        timings = interleaved(infer, 3 * args.repeats, warmup=2, device=device)
+        report(timings, reference)
+        authors_lines(timings)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Thread settings for CPU training: intra-op threads and the OpenMP wait policy.
 
-    python benchmarks/threads.py [--preset lite] [--rounds 3] [--steps 3]
+    python benchmarks/threads.py [--preset lite] [--rounds 3] [--steps 3] [--quick]
 
 Runs the preset's training step (channels-last, Eq. 8, backward, Adam) in fresh
 processes, one per setting, alternating the settings for ``--rounds`` rounds, and prints
@@ -8,7 +8,9 @@ each setting's median step time (wall clock) and the load average of the machine
 
 * ``1 thread``;
 * ``N threads`` (N = the CPU count; torch's default), OpenMP's default wait policy, under
-  which a thread that reaches a barrier first spins for a while before sleeping;
+  which a thread that reaches a barrier first spins for a while before sleeping
+  (``OMP_WAIT_POLICY`` removed from the child's environment: importing mnad_lite sets it
+  to PASSIVE, but the child imports torch first, so that comes too late);
 * ``N threads, OMP_WAIT_POLICY=PASSIVE``: waiting threads sleep at once.
 
 The wait policy is read when OpenMP starts, so it can only be set in the environment of
@@ -16,6 +18,7 @@ a new process (``OMP_WAIT_POLICY=PASSIVE python -m mnad_lite train ...``), hence
 subprocesses. When another busy process shares the cores, N spinning threads and
 barriers after every operator can make N threads several times slower than one;
 on an idle machine N threads win. The ratios tell which case this machine is in.
+``--quick``: one round of one step of the quick preset (a smoke test).
 """
 
 from __future__ import annotations
@@ -28,10 +31,10 @@ import subprocess
 import sys
 import time
 
-SETTINGS = {  # name -> (threads or None for all CPUs, extra environment)
-    "1 thread": (1, {}),
-    "all threads": (None, {}),
-    "all threads, OMP_WAIT_POLICY=PASSIVE": (None, {"OMP_WAIT_POLICY": "PASSIVE"}),
+SETTINGS = {  # name -> (threads or None for all CPUs, OMP_WAIT_POLICY or None for unset)
+    "1 thread": (1, None),
+    "all threads": (None, None),
+    "all threads, OMP_WAIT_POLICY=PASSIVE": (None, "PASSIVE"),
 }
 
 
@@ -71,7 +74,10 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--steps", type=int, default=3, help="timed steps per process")
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--quick", action="store_true", help="quick preset, once")
     args = parser.parse_args()
+    if args.quick:
+        args.preset, args.rounds, args.steps = "quick", 1, 1
     if args.child is not None:
         child(args.preset, args.child, args.steps)
         return
@@ -80,8 +86,10 @@ def main() -> None:
     used: dict[str, int] = {}
     loads = []
     for _ in range(args.rounds):
-        for name, (threads, extra) in SETTINGS.items():
-            env = {**os.environ, **extra}
+        for name, (threads, policy) in SETTINGS.items():
+            env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+            if policy is not None:
+                env["OMP_WAIT_POLICY"] = policy
             cmd = [sys.executable, __file__, "--preset", args.preset, "--steps", str(args.steps)]
             cmd += ["--child", str(threads or cpus)]
             out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True)

@@ -84,6 +84,15 @@ def report(
         )
 
 
+def versus(timings: dict[str, Timing], candidate: str, reference: str) -> None:
+    """One line: ``candidate`` against ``reference`` (both in ``timings``)."""
+    a, b = timings[candidate], timings[reference]
+    print(
+        f"  {candidate} vs {reference}: x{b.wall_median / a.wall_median:.2f} wall, "
+        f"x{b.cpu_median / a.cpu_median:.2f} cpu"
+    )
+
+
 def header(what: str, threads: int, device: torch.device | str = "cpu") -> None:
     """One line naming the measurement, torch version, device and thread count."""
     print(
