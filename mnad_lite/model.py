@@ -9,6 +9,10 @@ Shapes for the paper's prediction network (width 64, 3 channels, t_length 5, 256
             -> head 128 -> 64 -> 64 -> 3, tanh
     prediction [B, 3, 256, 256]
 
+The decoder's first conv reads ``concat(q, read)`` without that tensor being built (the
+read is linear in the read weights; :meth:`Decoder.read_conv`); ``MNAD.fused_read =
+False`` builds it, the reference path with the same result.
+
 ``width`` scales every stage (``width * (1, 2, 4, 8)``; feat_dim = 8 * width), so a
 CPU-sized model is the same architecture, narrower. Reconstruction (``method="recon"``)
 reads one frame and has no skip connections, keeping the decoder widths that the
