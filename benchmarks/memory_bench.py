@@ -1,125 +1,142 @@
-"""Time one training-mode memory step against a loop baseline in the authors' style.
+"""One training step of the memory alone, forward + backward: mnad_lite against the authors.
 
-The step: normalise the queries, compactness and separateness losses (Eqs. 10-13),
-read (Eqs. 1-2) and update (Eqs. 3-5), at the paper's shape (batch 4, 32x32 queries,
-C = 512, M = 10). The baseline recomputes the similarity and both softmaxes for each
-use (losses, read, update) and loops over items in Python for the update, as the
-authors' code does. Both run here, in one process, on the same inputs; the script
-checks that they agree and prints the ratio.
+The step, on a raw query map x ``[B, C, H, W]`` (the encoder output): L2-normalise the
+queries, read (Eqs. 1-2), compactness and separateness losses (Eqs. 10-13), update the
+items (Eqs. 3-5), then backward through the queries with a fixed upstream gradient for
+the decoder input (standing in for the decoder) plus 0.1 x each memory loss (Eq. 8).
+Default shape: the paper's (batch 4, 32x32 queries, C = 512, M = 10).
 
-    python benchmarks/memory_bench.py [--device cpu|cuda] [--repeats 20]
+Implementations, timed interleaved in this one process on the same inputs:
+
+* ``authors``: their algorithm, re-implemented in ``benchmarks/authors_algorithm.py``
+  (similarity recomputed per use, Python loop with ``nonzero`` for the update, torch's
+  MSE and triplet losses on gathered ``[N, C]`` items), NCHW input as in their network;
+* ``reference``: mnad_lite's vectorised memory with ``F.normalize`` and autograd
+  (``Memory.fused_normalize = False``), channels-last input as in training;
+* ``mnad_lite``: the default path (normalisation with a fused backward, ``||q||^2``
+  known), building the same ``concat(q, p̂)`` decoder input as the authors;
+* ``mnad_lite, w only``: the default path without building ``concat(q, p̂)``: what
+  :class:`mnad_lite.model.MNAD` runs, whose decoder applies its first conv to q and the
+  read weights (``Decoder.read_conv``). Its output is not the authors', so it is checked
+  on the losses, gradients and items only; the conv's own saving is in ``speed.py``;
+* ``authors-code`` (with ``--authors-code DIR``, a clone of the authors' repository):
+  their own memory module, imported from ``DIR`` (``benchmarks/authors_code.py``). The
+  ratios are then given against it.
+
+Before timing, the script asserts that every implementation gives the authors' decoder
+input, loss values, gradient with respect to x and updated items to float32 tolerance.
+
+    python benchmarks/memory_bench.py [--threads 1] [--repeats 20] [--device cpu]
+                                      [--authors-code DIR] [--quick]
+
+``--quick`` runs tiny shapes twice (batch 1, 4x4 queries, C = 16, M = 4): a check that
+the script runs and agrees, not a measurement (``tests/benchmarks`` runs it).
+
+Read ``x N wall, x N cpu vs authors``: N times faster than the authors' algorithm, by the
+median wall clock and by the median process CPU time (see ``timing.py``).
 """
 
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 
 import torch
-import torch.nn.functional as F
+from authors_algorithm import authors_memory
+from timing import header, interleaved, report, set_threads, versus
 
 from mnad_lite.memory import Memory
 
-
-def baseline_step(x: torch.Tensor, items: torch.Tensor):
-    """Loop baseline: similarity recomputed per use, Python loop over items."""
-
-    def scores(q):
-        s = q.reshape(-1, q.shape[-1]) @ items.t()
-        return F.softmax(s, dim=0), F.softmax(s, dim=1)  # over queries, over items
-
-    q = F.normalize(x, dim=1).permute(0, 2, 3, 1)  # [B, H, W, C]
-    b, h, w, c = q.shape
-    flat = q.reshape(-1, c)
-    # losses
-    _, over_items = scores(q)
-    top2 = torch.topk(over_items, 2, dim=1).indices
-    pos, neg = items[top2[:, 0]], items[top2[:, 1]]
-    compact = F.mse_loss(flat, pos.detach())
-    separate = F.triplet_margin_loss(flat, pos.detach(), neg.detach(), margin=1.0)
-    # read
-    _, over_items = scores(q)
-    read = torch.cat([flat, over_items.detach() @ items], dim=1).reshape(b, h, w, 2 * c)
-    # update
-    over_queries, over_items = scores(q)
-    nearest = torch.topk(over_items, 1, dim=1).indices
-    delta = torch.zeros_like(items)
-    for m in range(items.shape[0]):
-        idx = torch.nonzero(nearest.squeeze(1) == m)
-        if idx.shape[0] != 0:
-            weight = over_queries[idx, m] / torch.max(over_queries[:, m])
-            delta[m] = torch.sum(weight * flat[idx].squeeze(1), dim=0)
-    new_items = F.normalize(delta + items, dim=1).detach()
-    return read.permute(0, 3, 1, 2), compact, separate, new_items
-
-
-def timed(fn, repeats: int, device: torch.device) -> list[float]:
-    out = []
-    for _ in range(repeats):
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        start = time.perf_counter()
-        fn()
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        out.append(time.perf_counter() - start)
-    return out
+LAMBDA = 0.1  # λ_c = λ_s for prediction (MNAD.md section 5)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--threads", type=int, default=1, help="torch intra-op threads")
     parser.add_argument("--repeats", type=int, default=20)
     parser.add_argument("--batch", type=int, default=4)
-    parser.add_argument("--items", type=int, default=10, help="M (10 in the paper)")
     parser.add_argument("--size", type=int, default=32, help="query map side (32 for 256x256)")
-    parser.add_argument(
-        "--layout",
-        choices=("nchw", "channels_last"),
-        default="channels_last",
-        help="memory format of the query map (training uses channels_last)",
-    )
+    parser.add_argument("--dim", type=int, default=512, help="C (512 in the paper)")
+    parser.add_argument("--items", type=int, default=10, help="M (10 in the paper)")
+    parser.add_argument("--authors-code", metavar="DIR", help="a clone of the authors' repo")
+    parser.add_argument("--quick", action="store_true", help="tiny shapes: a smoke test")
     args = parser.parse_args()
+    if args.quick:
+        args.batch, args.size, args.dim, args.items, args.repeats = 1, 4, 16, 4, 2
     device = torch.device(args.device)
+    threads = set_threads(args.threads)
     torch.manual_seed(0)
-    mem = Memory(num_items=args.items, feat_dim=512).to(device).train()
-    x = torch.randn(args.batch, 512, args.size, args.size, device=device)
-    if args.layout == "channels_last":
-        x = x.contiguous(memory_format=torch.channels_last)
-    start_items = mem.items.clone()
+    b, c, s = args.batch, args.dim, args.size
+    x = torch.randn(b, c, s, s, device=device)  # the encoder's raw output
+    x_cl = x.contiguous(memory_format=torch.channels_last)
+    upstream = torch.randn(b, 2 * c, s, s, device=device)  # d loss / d concat(q, p̂)
+    upstream = upstream.contiguous(memory_format=torch.channels_last)
+    mem = Memory(num_items=args.items, feat_dim=c).to(device).train()
+    start = mem.items.clone()
 
-    # agreement on one step
-    ref = baseline_step(x, start_items)
-    out = mem(x)
-    torch.testing.assert_close(out.features, ref[0], atol=1e-5, rtol=1e-5)
-    torch.testing.assert_close(out.compactness, ref[1], atol=1e-6, rtol=1e-5)
-    torch.testing.assert_close(out.separateness, ref[2], atol=1e-6, rtol=1e-5)
-    torch.testing.assert_close(mem.items, ref[3], atol=1e-5, rtol=1e-5)
+    def authors():
+        xg = x.detach().requires_grad_()
+        out = authors_memory(xg, start)
+        losses = LAMBDA * out.compactness + LAMBDA * out.separateness
+        torch.autograd.backward([out.features, losses], [upstream, None])
+        return out.features, out.compactness, out.separateness, xg.grad, out.items
 
-    def ours():
-        mem.items.copy_(start_items)
-        mem(x)
+    def ours(fused: bool, features: bool):
+        mem.fused_normalize = fused
+        mem.items.copy_(start)
+        xg = x_cl.detach().requires_grad_()
+        out = mem(xg)
+        losses = LAMBDA * out.compactness + LAMBDA * out.separateness
+        if features:
+            torch.autograd.backward([out.features, losses], [upstream, None])
+        else:  # the decoder's gradient reaches q only (read weights are detached)
+            torch.autograd.backward([out.queries, losses], [upstream[:, :c], None])
+        feats = out.features.detach() if features else None
+        return feats, out.compactness, out.separateness, xg.grad, mem.items.clone()
 
-    def loops():
-        baseline_step(x, start_items)
+    fns = {
+        "authors": authors,
+        "reference": lambda: ours(False, True),
+        "mnad_lite": lambda: ours(True, True),
+        "mnad_lite, w only": lambda: ours(True, False),
+    }
+    if args.authors_code:
+        from authors_code import AuthorsCodeMemory
 
-    with torch.no_grad():
-        for fn in (ours, loops):  # warm-up
-            timed(fn, 3, device)
-        t_loop, t_ours = [], []
-        for _ in range(args.repeats):  # interleaved, so drift hits both alike
-            t_loop += timed(loops, 1, device)
-            t_ours += timed(ours, 1, device)
-    ml, mo = statistics.median(t_loop) * 1e3, statistics.median(t_ours) * 1e3
-    print(
-        f"memory step, batch {args.batch}, {args.size}x{args.size} queries, C=512, M={args.items}, "
-        f"{args.layout}, {device.type}, torch {torch.__version__}, "
-        f"{torch.get_num_threads()} threads"
+        their_memory = AuthorsCodeMemory(args.authors_code, args.items, c)
+
+        def authors_code():
+            xg = x.detach().requires_grad_()
+            out = their_memory(xg, start)
+            losses = LAMBDA * out.compactness + LAMBDA * out.separateness
+            torch.autograd.backward([out.features, losses], [upstream, None])
+            return out.features, out.compactness, out.separateness, xg.grad, out.items
+
+        fns = {"authors-code": authors_code, **fns}
+    # agreement with the authors' algorithm, on the same step
+    expected = authors()
+    for name, fn in fns.items():
+        got = fn()
+        for what, want, have in zip(
+            ("decoder input", "compactness", "separateness", "grad x", "items"),
+            expected,
+            got,
+            strict=True,
+        ):
+            if have is not None:
+                torch.testing.assert_close(
+                    have, want, msg=lambda m, n=name, w=what: f"{n} {w}: {m}"
+                )
+    header(
+        f"memory step fwd+bwd, batch {b}, {s}x{s} queries, C={c}, M={args.items}"
+        + (" [--quick: a smoke test, not a measurement]" if args.quick else ""),
+        threads,
+        device,
     )
-    print(f"  loop baseline (authors' style): {ml:8.2f} ms (median of {args.repeats})")
-    print(f"  mnad_lite (vectorised)        : {mo:8.2f} ms")
-    print(f"  speed-up: {ml / mo:.1f}x  (outputs agree to float32 precision)")
+    print("  outputs agree with the authors' algorithm (decoder input, losses, grad x, items)")
+    timings = interleaved(fns, args.repeats, warmup=1 if args.quick else 2, device=device)
+    report(timings, next(iter(fns)))
+    versus(timings, "mnad_lite", "reference")  # the fused normalisation alone
 
 
 if __name__ == "__main__":

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import torch
 import torch.nn.functional as F
@@ -69,7 +70,8 @@ class _Geometry:
     p_sum: Tensor  # sum_c p_m,c   [M]
 
 
-def _geometry(queries: Tensor, items: Tensor) -> _Geometry:
+def _geometry(queries: Tensor, items: Tensor, q_sq: Tensor | None = None) -> _Geometry:
+    """``q_sq``: the squared query norms ``[N]`` when known (unit queries), else computed."""
     items = items.detach()
     sim = similarity(queries, items)  # the one similarity matrix   [N, M]
     return _Geometry(
@@ -77,16 +79,20 @@ def _geometry(queries: Tensor, items: Tensor) -> _Geometry:
         # softmax is monotonic, so the argmax of w is that of the similarities; ties go to the
         # lowest item index
         nearest=sim.detach().argmax(dim=1),
-        q_sq=queries.square().sum(1),
+        q_sq=queries.square().sum(1) if q_sq is None else q_sq,
         q_sum=queries.sum(1),
         p_sq=items.square().sum(1),
         p_sum=items.sum(1),
     )
 
 
-def _read(g: _Geometry, items: Tensor) -> tuple[Tensor, Tensor]:
+def _read_weights(g: _Geometry) -> Tensor:
     # Eq. 1: w^{k,m} = softmax_m(similarity)   [N, M]; detached, as in the authors' code.
-    read_weights = F.softmax(g.similarity, dim=1).detach()
+    return F.softmax(g.similarity, dim=1).detach()
+
+
+def _read(g: _Geometry, items: Tensor) -> tuple[Tensor, Tensor]:
+    read_weights = _read_weights(g)
     # Eq. 2: p̂^k = sum_m w^{k,m} p_m   [N, C]
     return read_weights @ items.detach(), read_weights
 
@@ -204,6 +210,43 @@ def summarize_diagnostics(total: dict[str, Tensor]) -> dict[str, float]:
     }
 
 
+NORM_EPS = 1e-12  # F.normalize's default
+
+
+class _UnitQueries(torch.autograd.Function):
+    """L2 normalisation along channels with a short backward (used by :class:`Memory`).
+
+    ``forward(x [B, C, H, W], eps) -> (q, q_sq)`` with ``q = x / max(||x||, eps)``,
+    exactly as ``F.normalize(x, dim=1)``, and ``q_sq = ||q||^2`` ``[B, 1, H, W]``: 1, or
+    less for the rows that the clamp divides by eps. Knowing ``q_sq`` spares the losses'
+    geometry a pass over the queries (:func:`_sq_distance` needs ``||q||^2``).
+
+    ``backward``: ``dx = (dq - q <q, dq>) / max(||x||, eps)``, dropping ``q <q, dq>`` on
+    clamped rows, where the divisor is the constant eps. Autograd's backward of
+    ``F.normalize`` differentiates the division and the norm one op at a time (about ten
+    passes over ``[B, C, H, W]``); this reads q and dq twice. ``q_sq`` gets no gradient:
+    it is the constant 1 on every row with ``||x|| >= eps`` (0 on all-zero rows), so the
+    gradient is exact except on rows with ``0 < ||x|| < eps``, where it omits the term
+    from ``||q||^2``.
+    """
+
+    @staticmethod
+    def forward(ctx, x: Tensor, eps: float) -> tuple[Tensor, Tensor]:  # type: ignore[override]
+        norm = torch.linalg.vector_norm(x, dim=1, keepdim=True)  # ||x||   [B, 1, H, W]
+        divisor = norm.clamp_min(eps)
+        q = x / divisor
+        q_sq = (norm / divisor).square()
+        ctx.save_for_backward(q, divisor, norm >= eps)  # clamp_min passes grads where >=
+        ctx.mark_non_differentiable(q_sq)
+        return q, q_sq
+
+    @staticmethod
+    def backward(ctx, dq: Tensor, _dq_sq: Tensor) -> tuple[Tensor, None]:  # type: ignore[override]
+        q, divisor, unclamped = ctx.saved_tensors
+        radial = (q * dq).sum(1, keepdim=True) * unclamped  # <q, dq>   [B, 1, H, W]
+        return torch.addcmul(dq, q, radial, value=-1).div_(divisor), None
+
+
 # --- public functional API --------------------------------------------------------------
 
 
@@ -316,29 +359,51 @@ def init_items(num_items: int, feat_dim: int, generator: torch.Generator | None 
 # --- the module ---------------------------------------------------------------------------
 
 
+def _autocast_type(x: Tensor) -> str:
+    return x.device.type if x.device.type in ("cuda", "mps", "xpu") else "cpu"
+
+
+def _memory_dtype(*dtypes: torch.dtype) -> torch.dtype:
+    # The memory computes in float32 (bfloat16/float16 queries under autocast included),
+    # or in float64 when the queries or the items are float64 (a model in double).
+    return torch.float64 if torch.float64 in dtypes else torch.float32
+
+
 @dataclass
 class MemoryOutput:
     """What :class:`Memory` returns for a query map ``[B, C, H, W]``.
 
     Attributes:
-        features: decoder input ``concat(q, p̂)``, ``[B, 2C, H, W]``.
         queries: the L2-normalised query map q, ``[B, C, H, W]``.
-        read_weights: w (Eq. 1), ``[B, H*W, M]``.
+        read_weights: w (Eq. 1), ``[B, H*W, M]``, detached.
+        items: the items p that this pass read, ``[M, C]`` (before its update), detached.
         compactness: L_compact (Eq. 10), scalar.
         separateness: L_separate (Eq. 12), scalar (0 when M < 2).
         distance: per-frame feature distance D (Eq. 15, in the memory's
             ``distance_form``), ``[B]``.
         diagnostics: sums over the queries of what the memory is doing (item usage,
             collapse, read sharpness, active hinges); see :func:`summarize_diagnostics`.
+        features: the decoder input ``concat(q, p̂)``, ``[B, 2C, H, W]``, in the dtype of
+            the queries, built from q, w and p on first access and kept (the model's
+            default path never asks for it: its decoder applies its first conv to q and
+            w directly, :meth:`mnad_lite.model.Decoder.read_conv`).
     """
 
-    features: Tensor
     queries: Tensor
     read_weights: Tensor
+    items: Tensor
     compactness: Tensor
     separateness: Tensor
     distance: Tensor
     diagnostics: dict[str, Tensor] = field(default_factory=dict)
+
+    @cached_property
+    def features(self) -> Tensor:
+        b, c, h, w = self.queries.shape
+        with torch.autocast(_autocast_type(self.queries), enabled=False):  # the memory's dtype
+            weights = self.read_weights.reshape(b * h * w, -1)  # w   [N, M]
+            read = weights @ self.items  # Eq. 2: p̂^k = sum_m w^{k,m} p_m   [N, C]
+            return torch.cat([self.queries, read.reshape(b, h, w, c).permute(0, 3, 1, 2)], dim=1)
 
 
 class Memory(nn.Module):
@@ -355,7 +420,8 @@ class Memory(nn.Module):
 
     The items live in the buffer ``items`` ``[M, C]``: saved with the state_dict, never
     given gradients. ``forward(x, update=None)`` updates them when ``update`` is true,
-    or by default when the module is in training mode.
+    or by default when the module is in training mode. The memory computes in float32
+    whatever the autocast, or in float64 for a model in double (``model.double()``).
 
     Several processes (data-parallel training): each sees its own queries, so updating
     with them alone would leave every process with different items. ``gather_queries``
@@ -365,10 +431,15 @@ class Memory(nn.Module):
     the same update and the items equal those of one process on the concatenated
     batch (Eq. 3's softmax runs over all W*N queries). The read and the losses
     (Eqs. 1-2, 10-13) use this process's queries with the items before the update.
+
+    ``fused_normalize`` (default True) normalises the queries with :class:`_UnitQueries`
+    (same values, a shorter backward, ``||q||^2`` known); False takes ``F.normalize`` and
+    autograd, the reference path that tests and benchmarks compare against.
     """
 
     items: Tensor
     gather_queries: Callable[[Tensor], Tensor] | None = None
+    fused_normalize: bool = True
 
     def __init__(
         self,
@@ -407,16 +478,17 @@ class Memory(nn.Module):
                 f"Memory expects a query map [B, {self.feat_dim}, H, W], got {tuple(x.shape)}"
             )
         b, c, h, w = x.shape
-        device_type = x.device.type if x.device.type in ("cuda", "mps", "xpu") else "cpu"
-        with torch.autocast(device_type=device_type, enabled=False):  # the memory in float32
-            qmap = F.normalize(x.float(), dim=1)  # L2 normalisation of every query
+        dtype = _memory_dtype(x.dtype, self.items.dtype)
+        with torch.autocast(_autocast_type(x), enabled=False):  # float32 (or float64)
+            if self.fused_normalize:  # L2 normalisation of every query
+                qmap, q_sq = _UnitQueries.apply(x.to(dtype), NORM_EPS)
+                q_sq = flatten_queries(q_sq)[:, 0]  # ||q||^2   [N]
+            else:
+                qmap, q_sq = F.normalize(x.to(dtype), dim=1, eps=NORM_EPS), None
             queries = flatten_queries(qmap)  # [N, C], N = B*H*W
-            items = self.items.detach().clone()  # the update below writes self.items
-            g = _geometry(queries, items)  # similarities [N, M] and norms, once per pass
-            read_items, read_weights = _read(g, items)  # Eqs. 1-2   [N, C], [N, M]
-            features = torch.cat(
-                [qmap, read_items.reshape(b, h, w, c).permute(0, 3, 1, 2)], dim=1
-            )  # [B, 2C, H, W]
+            items = self.items.detach().to(dtype, copy=True)  # the update writes self.items
+            g = _geometry(queries, items, q_sq)  # similarities [N, M] and norms, once per pass
+            read_weights = _read_weights(g)  # Eq. 1   [N, M]; the read (Eq. 2) is lazy
             sq_nearest = _sq_distance(g, g.nearest, c)  # ||q - p_p||^2   [N]
             compactness = _nearest_term(sq_nearest, c, self.loss_form)  # Eq. 10
             hinge = _hinge(g, c, self.margin) if self.num_items >= 2 else None
@@ -433,9 +505,9 @@ class Memory(nn.Module):
                     g = _geometry(queries, items)
                 self.items.copy_(_update(g, queries, items, self.weight_norm))  # Eqs. 3-5
         return MemoryOutput(
-            features=features.to(x.dtype),
             queries=qmap,
             read_weights=read_weights.reshape(b, h * w, -1),
+            items=items,
             compactness=compactness,
             separateness=separateness,
             distance=distance,
@@ -445,4 +517,5 @@ class Memory(nn.Module):
     @torch.no_grad()
     def update_with(self, queries: Tensor) -> None:
         """Apply Eqs. 3-5 with given normalised ``queries`` ``[N, C]`` (test-time update)."""
-        self.items.copy_(update(queries.float(), self.items, self.weight_norm))
+        dtype = _memory_dtype(queries.dtype, self.items.dtype)
+        self.items.copy_(update(queries.to(dtype), self.items.to(dtype), self.weight_norm))
