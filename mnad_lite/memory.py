@@ -86,13 +86,18 @@ def _geometry(queries: Tensor, items: Tensor, q_sq: Tensor | None = None) -> _Ge
     )
 
 
-def _read_weights(g: _Geometry) -> Tensor:
-    # Eq. 1: w^{k,m} = softmax_m(similarity)   [N, M]; detached, as in the authors' code.
-    return F.softmax(g.similarity, dim=1).detach()
+def _read_weights(g: _Geometry, temperature: float = 1.0, gradient: bool = False) -> Tensor:
+    # Eq. 1: w^{k,m} = softmax_m(similarity / τ)   [N, M]; τ = 1 and detached, as in the
+    # authors' code. τ < 1 (a sharper read) and a gradient through w are beyond the paper.
+    sim = g.similarity if temperature == 1.0 else g.similarity / temperature
+    weights = F.softmax(sim, dim=1)
+    return weights if gradient else weights.detach()
 
 
-def _read(g: _Geometry, items: Tensor) -> tuple[Tensor, Tensor]:
-    read_weights = _read_weights(g)
+def _read(
+    g: _Geometry, items: Tensor, temperature: float = 1.0, gradient: bool = False
+) -> tuple[Tensor, Tensor]:
+    read_weights = _read_weights(g, temperature, gradient)
     # Eq. 2: p̂^k = sum_m w^{k,m} p_m   [N, C]
     return read_weights @ items.detach(), read_weights
 
@@ -164,7 +169,7 @@ def _diagnostics(g: _Geometry, read_weights: Tensor, hinge: Tensor | None) -> di
     return {
         "nearest_count": torch.bincount(g.nearest, minlength=m).to(torch.float64),
         "cos_sum": g.similarity.detach().gather(1, g.nearest[:, None]).sum().double(),
-        "max_read_sum": read_weights.amax(dim=1).sum().double(),
+        "max_read_sum": read_weights.detach().amax(dim=1).sum().double(),
         "hinge_active_sum": (
             (hinge > 0).sum().double()
             if hinge is not None
@@ -250,17 +255,22 @@ class _UnitQueries(torch.autograd.Function):
 # --- public functional API --------------------------------------------------------------
 
 
-def read(queries: Tensor, items: Tensor) -> Tensor:
-    """Memory read, Eqs. 1-2: ``p̂^k = sum_m softmax_m(p_m . q^k) p_m``.
+def read(
+    queries: Tensor, items: Tensor, temperature: float = 1.0, gradient: bool = False
+) -> Tensor:
+    """Memory read, Eqs. 1-2: ``p̂^k = sum_m softmax_m(p_m . q^k / τ) p_m``.
 
     Args:
         queries: q, ``[N, C]``, L2-normalised rows.
         items: p, ``[M, C]``, L2-normalised rows.
+        temperature: τ (the paper: 1). Beyond the paper: τ < 1 sharpens the read.
+        gradient: let the loss reach the queries through the read weights w (beyond the
+            paper; the authors' code detaches w, so p̂ carries no gradient).
 
     Returns:
         The read items p̂, ``[N, C]``. The decoder receives ``concat(q, p̂)``.
     """
-    return _read(_geometry(queries, items), items)[0]
+    return _read(_geometry(queries, items), items, temperature, gradient)[0]
 
 
 def update(queries: Tensor, items: Tensor, weight_norm: WeightNorm = "all") -> Tensor:
@@ -375,7 +385,7 @@ class MemoryOutput:
 
     Attributes:
         queries: the L2-normalised query map q, ``[B, C, H, W]``.
-        read_weights: w (Eq. 1), ``[B, H*W, M]``, detached.
+        read_weights: w (Eq. 1), ``[B, H*W, M]``, detached (unless ``read_gradient``).
         items: the items p that this pass read, ``[M, C]`` (before its update), detached.
         compactness: L_compact (Eq. 10), scalar.
         separateness: L_separate (Eq. 12), scalar (0 when M < 2).
@@ -450,10 +460,14 @@ class Memory(nn.Module):
         loss_form: Form = "code",
         generator: torch.Generator | None = None,
         distance_form: Form = "code",
+        read_temperature: float = 1.0,
+        read_gradient: bool = False,
     ) -> None:
         super().__init__()
         if num_items < 1 or feat_dim < 1:
             raise MNADError(f"num_items and feat_dim must be >= 1, got {num_items}, {feat_dim}")
+        if not read_temperature > 0:
+            raise MNADError(f"read_temperature must be > 0, got {read_temperature}")
         if weight_norm not in WEIGHT_NORMS:
             raise MNADError(f"weight_norm must be one of {WEIGHT_NORMS}, got {weight_norm!r}")
         check_form("loss_form", loss_form)
@@ -463,12 +477,15 @@ class Memory(nn.Module):
         self.margin = margin
         self.loss_form: Form = loss_form
         self.distance_form: Form = distance_form
+        self.read_temperature, self.read_gradient = float(read_temperature), bool(read_gradient)
         self.register_buffer("items", init_items(num_items, feat_dim, generator))
 
     def extra_repr(self) -> str:
         return (
             f"num_items={self.num_items}, feat_dim={self.feat_dim}, "
             f"weight_norm={self.weight_norm}, loss_form={self.loss_form}"
+            + (f", read_temperature={self.read_temperature}" if self.read_temperature != 1 else "")
+            + (", read_gradient=True" if self.read_gradient else "")
         )
 
     def forward(self, x: Tensor, update: bool | None = None) -> MemoryOutput:
@@ -488,7 +505,8 @@ class Memory(nn.Module):
             queries = flatten_queries(qmap)  # [N, C], N = B*H*W
             items = self.items.detach().to(dtype, copy=True)  # the update writes self.items
             g = _geometry(queries, items, q_sq)  # similarities [N, M] and norms, once per pass
-            read_weights = _read_weights(g)  # Eq. 1   [N, M]; the read (Eq. 2) is lazy
+            # Eq. 1   [N, M]; the read (Eq. 2) is lazy
+            read_weights = _read_weights(g, self.read_temperature, self.read_gradient)
             sq_nearest = _sq_distance(g, g.nearest, c)  # ||q - p_p||^2   [N]
             compactness = _nearest_term(sq_nearest, c, self.loss_form)  # Eq. 10
             hinge = _hinge(g, c, self.margin) if self.num_items >= 2 else None

@@ -255,6 +255,8 @@ class MNAD(nn.Module):
         margin: float = 1.0,
         distance_form: Form = "code",
         position: Position = "none",
+        read_temperature: float = 1.0,
+        read_gradient: bool = False,
     ) -> None:
         super().__init__()
         if position not in POSITIONS:
@@ -285,6 +287,8 @@ class MNAD(nn.Module):
                 margin,
                 loss_form,
                 distance_form=distance_form,
+                read_temperature=read_temperature,
+                read_gradient=read_gradient,
             )
             if use_memory
             else None

@@ -112,12 +112,21 @@ def course_config(quick: bool, **overrides: Any) -> Config:
     return preset("lite", **{**COURSE_OVERRIDES, **overrides})
 
 
+#: Options added after caches existed: at these (default) values they leave the key as it
+#: was, so a run cached before the option existed is still found.
+KEY_NEUTRAL_DEFAULTS: dict[str, object] = {"read_temperature": 1.0, "read_gradient": False}
+
+
 def run_key(config: Config, data: str | Path) -> str:
     """The hash naming a cached run: configuration, data path and mnad_lite version."""
     from mnad_lite import __version__
 
+    settings = config.to_dict()
+    for name, default in KEY_NEUTRAL_DEFAULTS.items():  # options newer than existing caches
+        if settings.get(name) == default:
+            del settings[name]
     key = {
-        "config": config.to_dict(),
+        "config": settings,
         "data": str(Path(data).expanduser().resolve()),
         "version": __version__,
     }

@@ -112,6 +112,11 @@ class Config:
     # beyond the paper: coordinate channels (x, y) appended to the encoder input ("input")
     # or to the query map before the memory ("query"); "none" = the paper's model
     position: str = "none"
+    # beyond the paper: the read of Eqs. 1-2 with a temperature τ, w = softmax(q·p / τ) (the
+    # paper: 1), and with a gradient through the read weights (the authors' code detaches
+    # them, so the read items p̂ carry no gradient to the encoder)
+    read_temperature: float = 1.0
+    read_gradient: bool = False
     # training
     lambda_compact: float | None = None  # λ_c of Eq. 8
     lambda_separate: float | None = None  # λ_s of Eq. 8
@@ -149,6 +154,8 @@ class Config:
             raise ConfigError(f"lambda_score must be in [0, 1], got {self.lambda_score}")
         if self.lr <= 0:
             raise ConfigError(f"lr must be > 0, got {self.lr}")
+        if self.read_temperature <= 0:
+            raise ConfigError(f"read_temperature must be > 0, got {self.read_temperature}")
         if self.method == "recon" and self.t_length != 1:
             raise ConfigError(f"reconstruction uses t_length = 1, got {self.t_length}")
         if self.method == "pred" and self.t_length < 2:
@@ -172,6 +179,8 @@ class Config:
             "margin": self.margin,
             "distance_form": self.distance_form,
             "position": self.position,
+            "read_temperature": self.read_temperature,
+            "read_gradient": self.read_gradient,
         }
 
     def to_dict(self) -> dict[str, Any]:

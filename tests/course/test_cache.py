@@ -94,6 +94,25 @@ def test_a_different_configuration_or_dataset_gets_another_folder(tmp_path):
     assert course.run_key(tiny(num_items=2), tmp_path / "a") != key
     assert course.run_key(tiny(seed=1), tmp_path / "a") != key
     assert course.run_key(tiny(), tmp_path / "b") != key
+    for name, default in course.cache.KEY_NEUTRAL_DEFAULTS.items():
+        assert getattr(tiny(), name) == default  # the listed values are the defaults
+    # a newer option changes the key only when it is used
+    assert course.run_key(tiny(read_temperature=0.1), tmp_path / "a") != key
+    assert course.run_key(tiny(read_gradient=True), tmp_path / "a") != key
+
+
+def test_the_key_of_a_default_configuration_predates_the_newer_options(tmp_path):
+    """A run cached before read_temperature and read_gradient existed keeps its key."""
+    import hashlib
+
+    from mnad_lite import __version__
+
+    settings = {
+        k: v for k, v in tiny().to_dict().items() if k not in ("read_temperature", "read_gradient")
+    }
+    old = {"config": settings, "data": str((tmp_path / "a").resolve()), "version": __version__}
+    expected = hashlib.sha256(json.dumps(old, sort_keys=True).encode()).hexdigest()[:12]
+    assert course.run_key(tiny(), tmp_path / "a") == expected
 
 
 def test_an_interrupted_training_leaves_no_run(cache, quick_data, monkeypatch):
