@@ -16,11 +16,15 @@ from mnad_lite.pipeline.study import (
     Variant,
     _per_kind_of,
     builtin_grid,
+    compact_summary,
+    dumps_compact,
     kind_order,
     load_grid,
+    markdown,
     paired_bootstrap,
     run_study,
     summarize,
+    write_compact_summary,
 )
 
 
@@ -177,3 +181,43 @@ def test_paired_bootstrap_on_a_known_case():
 def test_summarize_of_an_empty_study(tmp_path):
     (tmp_path / "study.json").write_text(json.dumps(tiny_grid().to_dict()))
     assert summarize(tmp_path)["variants"] == {}
+
+
+def test_compact_summary_keeps_what_the_reports_read(study, tmp_path):
+    out, summary, _ = study
+    compact = compact_summary(summary)
+    assert set(compact) == {"study", "preset", "reference", "date", "machine", "config", "variants"}
+    assert compact["config"] == summary["variants"]["memory"]["config"]
+    for name, v in summary["variants"].items():
+        c = compact["variants"][name]
+        assert "runs" not in c and "config" not in c
+        assert c["seeds"] == v["seeds"] and c["note"] == v["note"]
+        assert c["beyond_paper"] == v["beyond_paper"]
+        for key in ("frame_auc", "distance_auc", "items_used", "train_minutes"):
+            if key in v and v[key]["mean"] is not None:
+                assert c[key]["values"] == pytest.approx(v[key]["values"], rel=1e-5)
+                assert c[key]["mean"] == pytest.approx(v[key]["mean"], rel=1e-5)
+        for term, kinds in v["per_kind"].items():
+            for kind, stats in kinds.items():
+                kept = c["per_kind"][term][kind]["values"]
+                assert kept == pytest.approx(stats["values"], rel=1e-5)
+        assert ("vs_reference" in c) == ("vs_reference" in v)
+    assert compact["variants"]["no-memory"]["config_changes"] == {"use_memory": False}
+    assert compact["variants"]["memory"]["config_changes"] == {}
+    # the reports read it as they read the full summary
+    assert markdown(compact) == markdown(summary)
+    # written small and readable, and read back equal
+    source = out / "summary.json"
+    target = tmp_path / "place-summary.json"
+    written = write_compact_summary(source, target)
+    assert json.loads(target.read_text()) == written
+    assert written == compact_summary(json.loads(source.read_text()))
+    assert len(target.read_text()) < len(source.read_text()) / 2
+
+
+def test_dumps_compact_is_json_with_short_lines():
+    data = {"a": {"mean": 0.5, "values": [0.25, 0.75]}, "b": [{"x": "y" * 120}], "c": []}
+    text = dumps_compact(data, width=40)
+    assert json.loads(text) == data
+    assert '"a": {"mean": 0.5, "values": [0.25, 0.75]}' in text  # fits: one line
+    assert text.count("\n") > 3
