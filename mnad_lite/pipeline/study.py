@@ -455,6 +455,49 @@ def summarize(out: str | Path) -> dict[str, Any]:
     return summary
 
 
+def seed_values(
+    summary: dict[str, Any], variant: str, term: str, kind: str | None = None
+) -> dict[int, float]:
+    """``{seed: value}`` of one statistic of a variant: ``term`` (``"frame_auc"``,
+    ``"distance_auc"`` ...) or, with ``kind``, the per-kind AUC ``per_kind[term][kind]``
+    (``"grass_walker"``); seeds without a value are left out (empty if none)."""
+    v = summary["variants"][variant]
+    stats = v.get("per_kind", {}).get(term, {}).get(kind) if kind else v.get(term)
+    if not stats:
+        return {}
+    return {
+        int(s): float(x) for s, x in zip(v["seeds"], stats["values"], strict=True) if x is not None
+    }
+
+
+def seed_change(
+    summary: dict[str, Any], variant: str, reference: str, term: str, kind: str | None = None
+) -> dict[str, Any]:
+    """How one statistic changes from ``reference`` to ``variant``, paired seed by seed.
+
+    Only the seeds both variants report are paired (see :func:`seed_values` for ``term``
+    and ``kind``). Returns ``per_seed`` ``{seed: variant - reference}``, ``n``, ``mean``
+    and ``std`` of those differences (ddof = 1; None when undefined), ``up`` and ``down``
+    (how many seeds rose, fell), and ``variant`` and ``reference``: each one's
+    ``{seed: value}`` on the paired seeds. In the summary's unit (AUCs as fractions).
+    """
+    mine = seed_values(summary, variant, term, kind)
+    ref = seed_values(summary, reference, term, kind)
+    seeds = sorted(set(mine) & set(ref))
+    diffs = [mine[s] - ref[s] for s in seeds]
+    stats = _stats(diffs) if diffs else {"mean": None, "std": None}
+    return {
+        "per_seed": dict(zip(seeds, diffs, strict=True)),
+        "n": len(seeds),
+        "mean": stats["mean"],
+        "std": stats["std"],
+        "up": sum(d > 0 for d in diffs),
+        "down": sum(d < 0 for d in diffs),
+        "variant": {s: mine[s] for s in seeds},
+        "reference": {s: ref[s] for s in seeds},
+    }
+
+
 def _round(x: Any, digits: int) -> Any:
     """Every float inside ``x`` (dicts, lists) to ``digits`` significant digits."""
     if isinstance(x, float):

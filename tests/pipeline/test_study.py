@@ -23,6 +23,8 @@ from mnad_lite.pipeline.study import (
     markdown,
     paired_bootstrap,
     run_study,
+    seed_change,
+    seed_values,
     summarize,
     write_compact_summary,
 )
@@ -221,3 +223,45 @@ def test_dumps_compact_is_json_with_short_lines():
     assert json.loads(text) == data
     assert '"a": {"mean": 0.5, "values": [0.25, 0.75]}' in text  # fits: one line
     assert text.count("\n") > 3
+
+
+def fake_summary() -> dict:
+    """Two variants over seeds [0, 1, 2] and [0, 2], with one per-kind term."""
+
+    def stat(values):
+        return {"mean": float(np.mean(values)), "std": None, "n": len(values), "values": values}
+
+    return {
+        "reference": "a",
+        "variants": {
+            "a": {
+                "seeds": [0, 1, 2],
+                "frame_auc": stat([0.70, 0.80, 0.75]),
+                "per_kind": {"distance_auc": {"grass_walker": stat([0.60, 0.50, 0.40])}},
+            },
+            "b": {
+                "seeds": [0, 2],
+                "frame_auc": stat([0.72, 0.70]),
+                "per_kind": {"distance_auc": {"grass_walker": stat([0.65, 0.45])}},
+            },
+        },
+    }
+
+
+def test_seed_change_pairs_seeds_and_computes_the_differences():
+    s = fake_summary()
+    assert seed_values(s, "a", "frame_auc") == {0: 0.70, 1: 0.80, 2: 0.75}
+    assert seed_values(s, "b", "distance_auc", "grass_walker") == {0: 0.65, 2: 0.45}
+    assert seed_values(s, "b", "psnr_auc", "grass_walker") == {}
+    change = seed_change(s, "b", "a", "distance_auc", "grass_walker")
+    assert change["n"] == 2 and list(change["per_seed"]) == [0, 2]  # seed 1: a only
+    assert change["per_seed"] == pytest.approx({0: 0.05, 2: 0.05})
+    assert change["mean"] == pytest.approx(0.05) and change["std"] == pytest.approx(0.0, abs=1e-12)
+    assert (change["up"], change["down"]) == (2, 0)
+    assert change["reference"] == {0: 0.60, 2: 0.40}
+    total = seed_change(s, "b", "a", "frame_auc")
+    assert total["per_seed"] == pytest.approx({0: 0.02, 2: -0.05})
+    assert total["std"] == pytest.approx(np.std([0.02, -0.05], ddof=1))
+    assert (total["up"], total["down"]) == (1, 1)
+    missing = seed_change(s, "b", "a", "psnr_auc", "grass_walker")
+    assert missing["n"] == 0 and missing["mean"] is None and missing["std"] is None
