@@ -361,6 +361,22 @@ def feature_distance(
     return _nearest_term(sq.reshape(batch_size, -1), queries.shape[1], form)
 
 
+def distance_map(query_map: Tensor, items: Tensor, form: Form = "code") -> Tensor:
+    """Eq. 15 per query: where in the frame D comes from, ``[B, C, h, w] -> [B, h, w]``.
+
+    Entry (b, i, j) is the term of query q^k (k = the cell (i, j) of frame b) in Eq. 15's
+    mean over k: ``||q^k - p_p||^2 / C`` with ``form="code"``, ``||q^k - p_p||_2`` with
+    ``"paper"``, p_p the nearest item (Eq. 11). The same formula as :func:`feature_distance`
+    (applied to one query at a time), so ``distance_map(...).mean((1, 2))`` is D of each
+    frame. ``query_map`` holds the L2-normalised queries (``ModelOutput.queries``).
+    """
+    b, c, h, w = query_map.shape
+    queries = flatten_queries(query_map.detach())  # [B*h*w, C], frame-major, row-major cells
+    g = _geometry(queries, items)
+    sq = _sq_distance(g, g.nearest, c)  # ||q^k - p_p||^2   [B*h*w]
+    return _nearest_term(sq[:, None], c, form).reshape(b, h, w)  # one query per "frame"
+
+
 def init_items(num_items: int, feat_dim: int, generator: torch.Generator | None = None) -> Tensor:
     """Initial items: L2-normalised uniform random vectors ``[M, C]`` (authors' code)."""
     return F.normalize(torch.rand(num_items, feat_dim, generator=generator), dim=1)

@@ -1,4 +1,4 @@
-"""Build the course as a static web site: the six notebooks with their stored outputs.
+"""Build the course as a static web site: the seven notebooks with their stored outputs.
 
     python scripts/build_site.py                  # -> build/site/index.html
     python scripts/build_site.py --out /tmp/site  # elsewhere
@@ -112,7 +112,7 @@ code {{ background: #f3f5f8; padding: 0 0.25em; border-radius: 3px; }}
 <body>
 <h1>mnad_lite: MNAD, explained in code that runs</h1>
 <p class="lead">A course on <b>MNAD</b>, "Learning Memory-guided Normality for Anomaly
-Detection" (Park, Noh and Ham, CVPR 2020), in six chapters. These pages show the
+Detection" (Park, Noh and Ham, CVPR 2020), in seven chapters. These pages show the
 notebooks with the outputs of a full run; to change and rerun them, and to use the
 widgets, open them in JupyterLab: <code>.venv/bin/jupyter lab notebooks/</code>.</p>
 {chapters}

@@ -19,6 +19,7 @@ from mnad_lite.memory import (
     Memory,
     accumulate_diagnostics,
     compactness_loss,
+    distance_map,
     feature_distance,
     flatten_queries,
     init_items,
@@ -366,6 +367,42 @@ def test_memory_distance_follows_its_form(form):
     for b in range(2):
         q = flatten_queries(F.normalize(x[b : b + 1], dim=1))
         assert out.distance[b].item() == pytest.approx(ref_distance(q, mem.items, form), abs=ATOL)
+
+
+def ref_distance_map(query_map, items, form):
+    """Eq. 15's term of every query, cell by cell: [B, C, h, w] -> nested lists [B][h][w]."""
+    rows = as_lists(items)
+    b, c, h, w = query_map.shape
+    out = []
+    for f in range(b):
+        frame = []
+        for i in range(h):
+            line = []
+            for j in range(w):
+                q = query_map[f, :, i, j].double().tolist()
+                p = rows[nearest_two(q, rows)[0]]  # Eq. 11
+                gap = [x - y for x, y in zip(q, p, strict=True)]
+                line.append(norm(gap) if form == "paper" else dot(gap, gap) / c)
+            frame.append(line)
+        out.append(frame)
+    return out
+
+
+@pytest.mark.parametrize("form", ["code", "paper"])
+def test_distance_map_matches_eq_15_query_by_query(form):
+    g = torch.Generator().manual_seed(7)
+    qmap = F.normalize(torch.randn(2, 5, 3, 4, generator=g), dim=1)  # [B, C, h, w]
+    items = unit_rows(4, 5, 8)
+    dmap = distance_map(qmap, items, form=form)
+    assert dmap.shape == (2, 3, 4)
+    expected = torch.tensor(ref_distance_map(qmap, items, form), dtype=torch.float64)
+    assert torch.allclose(dmap.double(), expected, atol=ATOL)
+    # its mean over the K = h*w queries is each frame's D (Eq. 15), as scoring computes it
+    per_frame = feature_distance(flatten_queries(qmap), items, batch_size=2, form=form)
+    assert torch.allclose(dmap.mean((1, 2)), per_frame, atol=1e-6)
+    mem = Memory(num_items=4, feat_dim=5, distance_form=form).eval()
+    mem.items.copy_(items)
+    assert torch.allclose(mem(qmap, update=False).distance, dmap.mean((1, 2)), atol=1e-6)
 
 
 def test_nearest_items_and_flatten_queries():

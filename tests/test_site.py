@@ -106,8 +106,8 @@ def chapters() -> list[str]:
     return [p.stem + ".html" for p in NOTEBOOKS]
 
 
-def test_the_course_has_six_notebooks():
-    assert len(NOTEBOOKS) == 6, [p.name for p in NOTEBOOKS]
+def test_the_course_has_seven_notebooks():
+    assert len(NOTEBOOKS) == 7, [p.name for p in NOTEBOOKS]
 
 
 def test_every_page_exists(site, chapters):

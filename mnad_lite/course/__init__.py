@@ -19,8 +19,12 @@ from mnad_lite.course.cache import (
 from mnad_lite.course.plots import TERMS, LiveLosses, plot_losses
 from mnad_lite.course.tools import (
     TRACED,
+    box_contrast,
+    frame_maps,
+    kind_frame,
     markdown_table,
     ped2_results,
+    scale_box,
     trace_shapes,
     training_speed,
 )
@@ -31,16 +35,20 @@ __all__ = [
     "TERMS",
     "TRACED",
     "LiveLosses",
+    "box_contrast",
     "cache_dir",
     "cached_report",
     "cached_run",
     "course_config",
     "course_data",
+    "frame_maps",
+    "kind_frame",
     "markdown_table",
     "ped2_results",
     "plot_losses",
     "read_jsonl",
     "run_key",
+    "scale_box",
     "trace_shapes",
     "training_speed",
 ]

@@ -461,6 +461,112 @@ def exercise_06_4(spread: float, seed_aucs: Sequence[float]) -> Feedback:
     return Feedback(False, "take the largest minus the smallest AUC of the 'MNAD, seed n' runs.")
 
 
+# --- 07 place ----------------------------------------------------------------------------
+
+
+def exercise_07_1(distance_map: Any, queries: Any, items: Any) -> Feedback:
+    """Each query's term of Eq. 15 (code form) on a query map ``queries`` ``[C, h, w]``
+    with items ``[M, C]``: an ``[h, w]`` map."""
+    import torch
+
+    from mnad_lite.memory import distance_map as package_map
+
+    q = np.asarray(queries, dtype=np.float64)
+    p = np.asarray(items, dtype=np.float64)
+    c, h, w = q.shape
+    right = package_map(torch.from_numpy(q)[None], torch.from_numpy(p))[0].numpy()
+    a = np.asarray(distance_map, dtype=np.float64)
+    if a.shape != (h, w):
+        a = a.reshape(h, w) if a.size == h * w else a
+    if a.shape != (h, w):
+        return Feedback(
+            False, f"one value per query: the map has the query map's shape (h, w) = {(h, w)}."
+        )
+
+    def same(x: np.ndarray) -> bool:
+        return bool(np.allclose(a, x, rtol=1e-3, atol=1e-7))
+
+    if same(right):
+        peak = np.unravel_index(right.argmax(), right.shape)
+        return Feedback(
+            True,
+            f"the same as mnad_lite.memory.distance_map; its mean {right.mean():.4g} is D "
+            f"(Eq. 15), and the largest term sits at row {peak[0]}, column {peak[1]}.",
+        )
+    flat = q.reshape(c, -1).T  # [K, C]
+    sq_all = ((flat[:, None, :] - p[None]) ** 2).sum(-1)  # ||q^k - p_m||^2   [K, M]
+    sim = flat @ p.T
+    if same(right * c):
+        return Feedback(False, "you summed over the C channels: the code form is the mean (/ C).")
+    if same(np.sqrt(right * c)):
+        return Feedback(
+            False,
+            "that is Eq. 15 as printed, ||q^k - p_p||_2; the package (and the authors' "
+            "code) scores with the mean squared difference over the C channels.",
+        )
+    farthest = sq_all[np.arange(len(flat)), sim.argmin(1)].reshape(h, w)
+    if same(farthest / c) or same(farthest):
+        return Feedback(
+            False, "you took the farthest item: p_p is the nearest, the largest p_m · q (Eq. 11)."
+        )
+    if same(sq_all.mean(1).reshape(h, w) / c) or same(sq_all.mean(1).reshape(h, w)):
+        return Feedback(False, "Eq. 15 measures the nearest item only, not the mean over items.")
+    return Feedback(
+        False,
+        "for each cell: nearest item p_p = argmax_m p_m · q^k (Eq. 11), then the mean over "
+        "the C channels of (q^k - p_p)².",
+    )
+
+
+def exercise_07_2(changes: Any, summary: dict[str, Any]) -> Feedback:
+    """The grass walker's PSNR-only AUC, memory-position minus memory, per seed both
+    variants ran (points; a list in seed order or ``{seed: change}``)."""
+    from mnad_lite.pipeline.study import KIND_TERMS, seed_change
+
+    def points(term: str) -> dict[int, float]:
+        change = seed_change(summary, "memory-position", "memory", term, "grass_walker")
+        return {s: 100 * d for s, d in change["per_seed"].items()}
+
+    right = points("psnr_auc")
+    seeds = list(right)
+    if isinstance(changes, dict):
+        given = {int(k): _num(v) for k, v in changes.items()}
+    else:
+        values = np.atleast_1d(np.asarray(changes, dtype=np.float64))
+        if values.size == 1 and len(seeds) > 1:
+            mean = float(np.mean(list(right.values())))
+            hint = " (the mean over the seeds)" if _near(float(values[0]), mean, 1e-3) else ""
+            return Feedback(
+                False,
+                f"one value per seed{hint}: the seeds {seeds} are paired, "
+                "memory-position and memory trained with the same seed.",
+            )
+        given = dict(zip(seeds, values.tolist(), strict=False)) if values.size == len(seeds) else {}
+    if sorted(given) != seeds:
+        return Feedback(False, f"one change per seed both variants ran: seeds {seeds}.")
+
+    def same(target: dict[int, float], scale: float = 1.0) -> bool:
+        return sorted(target) == seeds and all(
+            _near(given[s], scale * target[s], rel=1e-3, tol=1e-6) for s in seeds
+        )
+
+    if same(right):
+        text = ", ".join(f"seed {s}: {right[s]:+.2f}" for s in seeds)
+        return Feedback(True, f"{text} points of PSNR-only AUC on the grass walker.")
+    if same(right, 0.01):
+        return Feedback(False, "those are fractions of 1; the change is asked in points (x 100).")
+    if same(right, -1.0):
+        return Feedback(False, "the sign is reversed: memory-position minus memory.")
+    for term, label in KIND_TERMS.items():
+        if term != "psnr_auc" and same(points(term)):
+            return Feedback(False, f"that is the {label} AUC; the exercise asks for PSNR only.")
+    return Feedback(
+        False,
+        "take per_kind['psnr_auc']['grass_walker']['values'] of both variants, pair the "
+        "values by seed (their 'seeds' lists) and subtract, in points.",
+    )
+
+
 #: Every checker, by notebook and exercise number.
 CHECKERS = {
     name: obj

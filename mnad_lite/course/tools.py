@@ -132,3 +132,110 @@ def training_speed(
         "steps_per_second": 1 / seconds,
         "steps": steps,
     }
+
+
+def kind_frame(dataset: Any, kind: str, first: int = 0) -> tuple[Any, int]:
+    """A test frame that shows an anomaly of ``kind`` well: ``(event, t)``.
+
+    Among the frames t >= ``first`` of the events of that kind (synthetic manifest,
+    ``dataset.events``) where no other event of the video is under way, the one whose
+    box ``event.boxes[t]`` ([x0, y0, x1, y1], pixels of the source frame) is largest;
+    the first such frame on ties. ``first`` = t_length - 1 skips frames without a
+    prediction. Raises ValueError if no frame qualifies.
+    """
+    best: tuple[int, Any, int] | None = None
+    for event in dataset.events:
+        if event.kind != kind:
+            continue
+        others = [e for e in dataset.events if e.video == event.video and e is not event]
+        for t, (x0, y0, x1, y1) in sorted(event.boxes.items()):
+            if t < first or any(e.start <= t <= e.end for e in others):
+                continue
+            area = (x1 - x0 + 1) * (y1 - y0 + 1)
+            if best is None or area > best[0]:
+                best = (area, event, t)
+    if best is None:
+        raise ValueError(f"no test frame >= {first} shows a {kind} alone")
+    return best[1], best[2]
+
+
+def frame_maps(model: Any, video: Any, t: int, config: Config) -> dict[str, Any]:
+    """What a trained model sees and says at frame ``t`` of ``video``.
+
+    One forward pass (eval mode, the trained items, no memory update) of the clip whose
+    last frame is t. Returns numpy arrays: ``frame`` I_t ``[H, W]`` in [-1, 1] (first
+    channel), ``prediction`` Î_t ``[H, W]``, ``error`` ``[H, W]`` (squared error on
+    [0, 1] frames, mean over channels: the per-pixel error behind PSNR, Eq. 14),
+    ``distance_map`` ``[h, w]`` (each query's term of Eq. 15,
+    :func:`mnad_lite.memory.distance_map`; None without memory), ``queries`` ``[C, h, w]``
+    (the L2-normalised query map), ``items`` ``[M, C]``; and the frame's ``psnr`` (Eq. 14)
+    and ``distance`` D (Eq. 15) as floats, in the configuration's forms.
+    """
+    import numpy as np
+    import torch
+
+    from mnad_lite.data.clips import ClipDataset, split_clip
+    from mnad_lite.engine.inference import prepare
+    from mnad_lite.engine.runtime import to_layout
+    from mnad_lite.memory import distance_map
+    from mnad_lite.scoring import frame_error, psnr
+
+    clips = ClipDataset([video], config.t_length, config.size, config.channels)
+    rows = np.flatnonzero(clips.index[:, 1] == t)
+    if rows.size == 0:
+        raise ValueError(f"frame {t} of video {video.name} ends no clip of {config.t_length}")
+    device = next(model.parameters()).device
+    x, target = split_clip(clips[int(rows[0])][None], config.method)
+    prepare(model, config)  # eval mode and the configured form of Eq. 15
+    with torch.no_grad():
+        out = model(to_layout(x.to(device), config.channels_last), update_memory=False)
+        prediction, target = out.prediction.float(), target.to(device).float()
+        mem = out.memory
+        dmap = (
+            distance_map(out.queries, model.memory.items, config.distance_form)[0]
+            if mem is not None
+            else None
+        )
+        return {
+            "frame": target[0, 0].cpu().numpy(),
+            "prediction": prediction[0, 0].cpu().numpy(),
+            "error": frame_error(prediction, target).mean(dim=1)[0].cpu().numpy(),
+            "distance_map": None if dmap is None else dmap.cpu().numpy(),
+            "queries": out.queries[0].float().cpu().numpy(),
+            "items": None if mem is None else model.memory.items.cpu().numpy(),
+            "psnr": float(psnr(prediction, target, config.psnr_form)[0]),
+            "distance": float(mem.distance[0]) if mem is not None else float("nan"),
+        }
+
+
+def box_contrast(values: Any, box: Sequence[float], frame_size: Sequence[int]) -> float:
+    """How much a map stands out on a box: the mean over the cells that overlap ``box``
+    divided by the mean over the other cells (1: no contrast).
+
+    ``values`` ``[h, w]`` covers a frame of ``frame_size`` (H, W) pixels (an error map at
+    full resolution, or a query map's D at 1/8 of it); ``box`` is [left, top, right,
+    bottom] in those pixels, right and bottom exclusive (:func:`scale_box`). Cell (i, j)
+    covers rows [i H/h, (i+1) H/h) and columns [j W/w, (j+1) W/w).
+    """
+    import numpy as np
+
+    values = np.asarray(values, dtype=np.float64)
+    h, w = values.shape
+    fh, fw = frame_size
+    left, top, right, bottom = box
+    rows, cols = np.arange(h), np.arange(w)
+    in_rows = (rows * fh / h < bottom) & ((rows + 1) * fh / h > top)
+    in_cols = (cols * fw / w < right) & ((cols + 1) * fw / w > left)
+    inside = in_rows[:, None] & in_cols[None, :]
+    if inside.all() or not inside.any():
+        raise ValueError(f"box {list(box)} covers all or none of the {h}x{w} cells")
+    return float(values[inside].mean() / values[~inside].mean())
+
+
+def scale_box(box: Sequence[int], source: Sequence[int], size: Sequence[int]) -> list[float]:
+    """A manifest box [x0, y0, x1, y1] (inclusive pixel indices of a ``source`` (H, W)
+    frame) as [left, top, right, bottom] edges (right, bottom exclusive) in the pixels of
+    that frame resized to ``size`` (H, W); for ``imshow(..., extent=(0, W, H, 0))``."""
+    sy, sx = size[0] / source[0], size[1] / source[1]
+    x0, y0, x1, y1 = box
+    return [x0 * sx, y0 * sy, (x1 + 1) * sx, (y1 + 1) * sy]

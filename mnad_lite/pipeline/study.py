@@ -455,6 +455,123 @@ def summarize(out: str | Path) -> dict[str, Any]:
     return summary
 
 
+def seed_values(
+    summary: dict[str, Any], variant: str, term: str, kind: str | None = None
+) -> dict[int, float]:
+    """``{seed: value}`` of one statistic of a variant: ``term`` (``"frame_auc"``,
+    ``"distance_auc"`` ...) or, with ``kind``, the per-kind AUC ``per_kind[term][kind]``
+    (``"grass_walker"``); seeds without a value are left out (empty if none)."""
+    v = summary["variants"][variant]
+    stats = v.get("per_kind", {}).get(term, {}).get(kind) if kind else v.get(term)
+    if not stats:
+        return {}
+    return {
+        int(s): float(x) for s, x in zip(v["seeds"], stats["values"], strict=True) if x is not None
+    }
+
+
+def seed_change(
+    summary: dict[str, Any], variant: str, reference: str, term: str, kind: str | None = None
+) -> dict[str, Any]:
+    """How one statistic changes from ``reference`` to ``variant``, paired seed by seed.
+
+    Only the seeds both variants report are paired (see :func:`seed_values` for ``term``
+    and ``kind``). Returns ``per_seed`` ``{seed: variant - reference}``, ``n``, ``mean``
+    and ``std`` of those differences (ddof = 1; None when undefined), ``up`` and ``down``
+    (how many seeds rose, fell), and ``variant`` and ``reference``: each one's
+    ``{seed: value}`` on the paired seeds. In the summary's unit (AUCs as fractions).
+    """
+    mine = seed_values(summary, variant, term, kind)
+    ref = seed_values(summary, reference, term, kind)
+    seeds = sorted(set(mine) & set(ref))
+    diffs = [mine[s] - ref[s] for s in seeds]
+    stats = _stats(diffs) if diffs else {"mean": None, "std": None}
+    return {
+        "per_seed": dict(zip(seeds, diffs, strict=True)),
+        "n": len(seeds),
+        "mean": stats["mean"],
+        "std": stats["std"],
+        "up": sum(d > 0 for d in diffs),
+        "down": sum(d < 0 for d in diffs),
+        "variant": {s: mine[s] for s in seeds},
+        "reference": {s: ref[s] for s in seeds},
+    }
+
+
+def _round(x: Any, digits: int) -> Any:
+    """Every float inside ``x`` (dicts, lists) to ``digits`` significant digits."""
+    if isinstance(x, float):
+        return float(f"{x:.{digits}g}") if math.isfinite(x) else x
+    if isinstance(x, dict):
+        return {k: _round(v, digits) for k, v in x.items()}
+    if isinstance(x, list):
+        return [_round(v, digits) for v in x]
+    return x
+
+
+def compact_summary(summary: dict[str, Any], digits: int = 6) -> dict[str, Any]:
+    """A study summary small enough to commit (``docs/studies/<name>-summary.json``).
+
+    Keeps the header (study, preset, reference, date, machine), the reference variant's
+    configuration once (``config``) and, per variant: ``note``, ``beyond_paper``,
+    ``seeds``, ``config_changes`` (the fields whose value differs from ``config``),
+    ``evaluate``, ``weights_from``, every statistic (``mean``, ``std``, ``n`` and each
+    seed's value in ``values``, in the order of ``seeds``) of the metrics, diagnostics
+    and probes, ``per_kind`` ``{term: {kind: statistic}}`` and ``vs_reference``. Drops
+    ``runs`` (each seed's numbers are already the statistics' ``values``) and the full
+    configuration of every variant; floats keep ``digits`` significant digits.
+    :func:`markdown` and :func:`kind_markdown` read the result as they read ``summary``.
+    """
+    variants = summary["variants"]
+    ref = variants.get(summary["reference"]) or next(iter(variants.values()), {})
+    base = ref.get("config", {})
+    out_variants = {}
+    for name, v in variants.items():
+        config = v.get("config", {})
+        entry = {
+            "note": v.get("note", ""),
+            "beyond_paper": v.get("beyond_paper", False),
+            "seeds": v["seeds"],
+            "config_changes": {k: x for k, x in config.items() if base.get(k) != x},
+            "evaluate": v.get("evaluate", {}),
+            "weights_from": v.get("weights_from"),
+        }
+        for key, value in v.items():
+            if isinstance(value, dict) and {"mean", "std", "n", "values"} <= set(value):
+                entry[key] = value
+        entry["per_kind"] = v.get("per_kind", {})
+        if "vs_reference" in v:
+            entry["vs_reference"] = v["vs_reference"]
+        out_variants[name] = entry
+    header = {k: summary[k] for k in ("study", "preset", "reference", "date", "machine")}
+    return _round({**header, "config": base, "variants": out_variants}, digits)
+
+
+def dumps_compact(data: Any, width: int = 100, indent: str = "") -> str:
+    """JSON with one line for every dict or list that fits in ``width`` characters (a
+    statistic, a seed list), indented lines above them: small and readable in a diff."""
+    flat = json.dumps(data, ensure_ascii=False)
+    if len(indent) + len(flat) <= width or not isinstance(data, (dict, list)) or not data:
+        return flat
+    inner = indent + " "
+    if isinstance(data, dict):
+        parts = [
+            f"{inner}{json.dumps(k, ensure_ascii=False)}: "
+            + dumps_compact(v, width, inner).lstrip()
+            for k, v in data.items()
+        ]
+        return "{\n" + ",\n".join(parts) + "\n" + indent + "}"
+    parts = [inner + dumps_compact(v, width, inner).lstrip() for v in data]
+    return "[\n" + ",\n".join(parts) + "\n" + indent + "]"
+
+
+def write_compact_summary(summary_json: str | Path, out: str | Path) -> dict[str, Any]:
+    """Read a study's ``summary.json``, write :func:`compact_summary` of it to ``out``."""
+    compact = compact_summary(json.loads(Path(summary_json).read_text()))
+    write_text_atomic(Path(out), dumps_compact(compact) + "\n")
+    return compact
+
+
 def _per_kind_of(report: dict[str, Any]) -> dict[str, dict[str, float]]:
     """``{term: {kind: AUC}}`` of one run's eval.json (older reports: the paper's score
     only, from ``per_kind_auc``)."""

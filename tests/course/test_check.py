@@ -107,7 +107,41 @@ def namespace(notebook: str) -> dict:
             "MNAD, seed 1": {"frame_auc": 0.7702},
             "no memory": {"frame_auc": 0.7959},
         }
+    if notebook.startswith("07"):
+        queries, items = place_queries()
+        ns["maps"] = {"memory-position": {"queries": queries, "items": items}}
+        ns["summary"] = place_summary()
     return ns
+
+
+def place_queries() -> tuple[np.ndarray, np.ndarray]:
+    """A unit query map [C, h, w] and unit items [M, C], as ``frame_maps`` returns them."""
+    g = torch.Generator().manual_seed(11)
+    queries = F.normalize(torch.randn(6, 4, 5, generator=g), dim=0).numpy()
+    items = F.normalize(torch.randn(3, 6, generator=g), dim=1).numpy()
+    return queries, items
+
+
+def place_summary() -> dict:
+    """A compact study summary: memory over seeds [0, 1, 2], memory-position over [0, 2]."""
+
+    def per_kind(psnr, dist):
+        return {
+            "psnr_auc": {"grass_walker": {"values": psnr}},
+            "distance_auc": {"grass_walker": {"values": dist}},
+            "frame_auc": {"grass_walker": {"values": [0.7] * len(psnr)}},
+        }
+
+    return {
+        "reference": "memory",
+        "variants": {
+            "memory": {
+                "seeds": [0, 1, 2],
+                "per_kind": per_kind([0.75, 0.76, 0.74], [0.6, 0.5, 0.7]),
+            },
+            "memory-position": {"seeds": [0, 2], "per_kind": per_kind([0.77, 0.73], [0.65, 0.4])},
+        },
+    }
 
 
 SOLUTIONS = solutions()
@@ -166,7 +200,21 @@ WRONG = [
         lambda: check.exercise_06_4(np.std([72.02, 77.02, 69.62]), [72.02, 77.02, 69.62]),
         "standard deviation",
     ),
+    (lambda: check.exercise_07_1(place_d_map() * 6, *place_queries()), "summed over the C"),
+    (lambda: check.exercise_07_1(np.sqrt(place_d_map() * 6), *place_queries()), "as printed"),
+    (lambda: check.exercise_07_1(place_d_map()[:2], *place_queries()), "one value per query"),
+    (lambda: check.exercise_07_2([0.02, -0.01], place_summary()), "points"),
+    (lambda: check.exercise_07_2([-2.0, 1.0], place_summary()), "reversed"),
+    (lambda: check.exercise_07_2([5.0, -30.0], place_summary()), "D only"),
+    (lambda: check.exercise_07_2(0.5, place_summary()), "one value per seed"),
 ]
+
+
+def place_d_map() -> np.ndarray:
+    from mnad_lite.memory import distance_map
+
+    queries, items = place_queries()
+    return distance_map(torch.from_numpy(queries)[None], torch.from_numpy(items))[0].numpy()
 
 
 def check_auc_psnr_only() -> float:

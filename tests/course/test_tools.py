@@ -1,10 +1,19 @@
-"""Tests for mnad_lite.course.tools."""
+"""mnad_lite.course.tools: the shape trace of notebook 04, and notebook 07's small tools (a
+frame that shows an anomaly kind, a model's maps on it, how much a map stands out on a box)."""
 
 from __future__ import annotations
 
+import math
+import types
+
+import numpy as np
+import pytest
 import torch
 
+from mnad_lite.course import box_contrast, course_config, frame_maps, kind_frame, scale_box
 from mnad_lite.course.tools import trace_shapes
+from mnad_lite.data import open_dataset
+from mnad_lite.data.dataset import Event
 from mnad_lite.model import MNAD
 
 
@@ -23,3 +32,75 @@ def test_trace_shapes_shows_the_papers_data_flow_and_restores_the_model():
     assert rows["decoder.head"][1] == (2, 1, 32, 48)
     assert model.training and model.fused_read
     assert torch.equal(model.memory.items, items)
+
+
+def test_kind_frame_picks_the_largest_box_shown_alone():
+    events = [
+        Event("01", "grass_walker", 2, 6, {t: [0, 0, t, t] for t in range(2, 7)}),
+        Event("01", "cart", 5, 9, {t: [0, 0, 50, 50] for t in range(5, 10)}),
+        Event("02", "grass_walker", 0, 3, {0: [0, 0, 9, 9], 3: [0, 0, 3, 3]}),
+    ]
+    dataset = types.SimpleNamespace(events=events)
+    # video 01 frames 5-6 overlap the cart; frame 4 is the largest alone there (5x5),
+    # video 02 frame 0 (10x10) is larger but comes before ``first``
+    event, t = kind_frame(dataset, "grass_walker", first=1)
+    assert (event.video, t) == ("01", 4)
+    event, t = kind_frame(dataset, "grass_walker", first=0)
+    assert (event.video, t) == ("02", 0)
+    with pytest.raises(ValueError, match="skateboarder"):
+        kind_frame(dataset, "skateboarder")
+
+
+def test_kind_frame_on_the_quick_benchmark(quick_data):
+    dataset = open_dataset(quick_data)
+    event, t = kind_frame(dataset, "grass_walker", first=4)
+    assert event.kind == "grass_walker" and event.start <= t <= event.end and t >= 4
+    assert t in event.boxes
+    assert all(
+        not (e.start <= t <= e.end)
+        for e in dataset.events
+        if e.video == event.video and e is not event
+    )
+
+
+@pytest.mark.parametrize("position", ["none", "query"])
+def test_frame_maps_shapes_and_identities(quick_data, position):
+    config = course_config(True, position=position)
+    torch.manual_seed(0)
+    model = MNAD(**config.model_args())
+    dataset = open_dataset(quick_data)
+    event, t = kind_frame(dataset, "grass_walker", first=config.t_length - 1)
+    maps = frame_maps(model, dataset.video(event.video), t, config)
+    h, w = config.size
+    assert maps["frame"].shape == maps["prediction"].shape == maps["error"].shape == (h, w)
+    assert maps["distance_map"].shape == (h // 8, w // 8)
+    c = model.feat_dim  # C + 2 with position-aware queries
+    assert maps["queries"].shape == (c, h // 8, w // 8) and maps["items"].shape[1] == c
+    # PSNR (code form) is 10 log10(1 / mean error); D is the mean of the D map (Eq. 15)
+    assert maps["psnr"] == pytest.approx(10 * math.log10(1 / maps["error"].mean()), rel=1e-4)
+    assert maps["distance"] == pytest.approx(float(maps["distance_map"].mean()), rel=1e-4)
+    assert not model.training  # scored in eval mode
+
+
+def test_frame_maps_without_memory(quick_data):
+    config = course_config(True, use_memory=False)
+    model = MNAD(**config.model_args())
+    dataset = open_dataset(quick_data)
+    maps = frame_maps(model, dataset.test[0], config.t_length - 1, config)
+    assert maps["distance_map"] is None and maps["items"] is None and math.isnan(maps["distance"])
+    with pytest.raises(ValueError, match="ends no clip"):
+        frame_maps(model, dataset.test[0], 0, config)
+
+
+def test_box_contrast_and_scale_box():
+    values = np.ones((4, 6))
+    values[1:3, 2:4] = 3.0  # the cells of rows 1-2, columns 2-3
+    # the same cells as a box on a 32 x 48 frame (8 pixels per cell)
+    assert box_contrast(values, [16, 8, 32, 24], (32, 48)) == pytest.approx(3.0)
+    # a box that touches one more column of cells (x up to 33) dilutes the inside mean
+    assert box_contrast(values, [16, 8, 33, 24], (32, 48)) == pytest.approx((4 * 3 + 2) / 6)
+    with pytest.raises(ValueError, match="all or none"):
+        box_contrast(values, [0, 0, 48, 32], (32, 48))
+    # inclusive pixel indices of a 240 x 360 frame -> edges on 64 x 96
+    assert scale_box([0, 0, 359, 239], (240, 360), (64, 96)) == pytest.approx([0, 0, 96, 64])
+    assert scale_box([90, 60, 179, 119], (240, 360), (64, 96)) == pytest.approx([24, 16, 48, 32])

@@ -16,11 +16,17 @@ from mnad_lite.pipeline.study import (
     Variant,
     _per_kind_of,
     builtin_grid,
+    compact_summary,
+    dumps_compact,
     kind_order,
     load_grid,
+    markdown,
     paired_bootstrap,
     run_study,
+    seed_change,
+    seed_values,
     summarize,
+    write_compact_summary,
 )
 
 
@@ -177,3 +183,85 @@ def test_paired_bootstrap_on_a_known_case():
 def test_summarize_of_an_empty_study(tmp_path):
     (tmp_path / "study.json").write_text(json.dumps(tiny_grid().to_dict()))
     assert summarize(tmp_path)["variants"] == {}
+
+
+def test_compact_summary_keeps_what_the_reports_read(study, tmp_path):
+    out, summary, _ = study
+    compact = compact_summary(summary)
+    assert set(compact) == {"study", "preset", "reference", "date", "machine", "config", "variants"}
+    assert compact["config"] == summary["variants"]["memory"]["config"]
+    for name, v in summary["variants"].items():
+        c = compact["variants"][name]
+        assert "runs" not in c and "config" not in c
+        assert c["seeds"] == v["seeds"] and c["note"] == v["note"]
+        assert c["beyond_paper"] == v["beyond_paper"]
+        for key in ("frame_auc", "distance_auc", "items_used", "train_minutes"):
+            if key in v and v[key]["mean"] is not None:
+                assert c[key]["values"] == pytest.approx(v[key]["values"], rel=1e-5)
+                assert c[key]["mean"] == pytest.approx(v[key]["mean"], rel=1e-5)
+        for term, kinds in v["per_kind"].items():
+            for kind, stats in kinds.items():
+                kept = c["per_kind"][term][kind]["values"]
+                assert kept == pytest.approx(stats["values"], rel=1e-5)
+        assert ("vs_reference" in c) == ("vs_reference" in v)
+    assert compact["variants"]["no-memory"]["config_changes"] == {"use_memory": False}
+    assert compact["variants"]["memory"]["config_changes"] == {}
+    # the reports read it as they read the full summary
+    assert markdown(compact) == markdown(summary)
+    # written small and readable, and read back equal
+    source = out / "summary.json"
+    target = tmp_path / "place-summary.json"
+    written = write_compact_summary(source, target)
+    assert json.loads(target.read_text()) == written
+    assert written == compact_summary(json.loads(source.read_text()))
+    assert len(target.read_text()) < len(source.read_text()) / 2
+
+
+def test_dumps_compact_is_json_with_short_lines():
+    data = {"a": {"mean": 0.5, "values": [0.25, 0.75]}, "b": [{"x": "y" * 120}], "c": []}
+    text = dumps_compact(data, width=40)
+    assert json.loads(text) == data
+    assert '"a": {"mean": 0.5, "values": [0.25, 0.75]}' in text  # fits: one line
+    assert text.count("\n") > 3
+
+
+def fake_summary() -> dict:
+    """Two variants over seeds [0, 1, 2] and [0, 2], with one per-kind term."""
+
+    def stat(values):
+        return {"mean": float(np.mean(values)), "std": None, "n": len(values), "values": values}
+
+    return {
+        "reference": "a",
+        "variants": {
+            "a": {
+                "seeds": [0, 1, 2],
+                "frame_auc": stat([0.70, 0.80, 0.75]),
+                "per_kind": {"distance_auc": {"grass_walker": stat([0.60, 0.50, 0.40])}},
+            },
+            "b": {
+                "seeds": [0, 2],
+                "frame_auc": stat([0.72, 0.70]),
+                "per_kind": {"distance_auc": {"grass_walker": stat([0.65, 0.45])}},
+            },
+        },
+    }
+
+
+def test_seed_change_pairs_seeds_and_computes_the_differences():
+    s = fake_summary()
+    assert seed_values(s, "a", "frame_auc") == {0: 0.70, 1: 0.80, 2: 0.75}
+    assert seed_values(s, "b", "distance_auc", "grass_walker") == {0: 0.65, 2: 0.45}
+    assert seed_values(s, "b", "psnr_auc", "grass_walker") == {}
+    change = seed_change(s, "b", "a", "distance_auc", "grass_walker")
+    assert change["n"] == 2 and list(change["per_seed"]) == [0, 2]  # seed 1: a only
+    assert change["per_seed"] == pytest.approx({0: 0.05, 2: 0.05})
+    assert change["mean"] == pytest.approx(0.05) and change["std"] == pytest.approx(0.0, abs=1e-12)
+    assert (change["up"], change["down"]) == (2, 0)
+    assert change["reference"] == {0: 0.60, 2: 0.40}
+    total = seed_change(s, "b", "a", "frame_auc")
+    assert total["per_seed"] == pytest.approx({0: 0.02, 2: -0.05})
+    assert total["std"] == pytest.approx(np.std([0.02, -0.05], ddof=1))
+    assert (total["up"], total["down"]) == (1, 1)
+    missing = seed_change(s, "b", "a", "psnr_auc", "grass_walker")
+    assert missing["n"] == 0 and missing["mean"] is None and missing["std"] is None
