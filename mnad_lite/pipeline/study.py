@@ -196,6 +196,24 @@ def builtin_grid(name: str) -> StudySpec:
                 stage=2,
                 note="the paper's printed Eq. 5 (max over U_t^m) and Eqs. 9-10 (L2 norms)",
             ),
+            Variant(
+                "read-gradient",
+                train={"read_gradient": True},
+                seeds=[0],
+                stage=3,
+                note="the loss reaches the queries through the read weights of Eq. 1 "
+                "(the authors' code detaches them)",
+                beyond_paper=True,
+            ),
+            Variant(
+                "sharp-read",
+                train={"read_temperature": 0.1},
+                seeds=[0],
+                stage=3,
+                note="Eq. 1 at temperature 0.1: a query equal to an item can read it alone "
+                "(at 1, unit vectors cap the largest weight near 0.45 for M = 10)",
+                beyond_paper=True,
+            ),
         ]
         return StudySpec("ped2", "lite", [0, 1, 2], common + extras, "memory", {"num_threads": 1})
     raise ConfigError(f"unknown study grid {name!r} (builtin: ped2, quick; or a .json file)")

@@ -156,6 +156,12 @@ def test_grids_from_json_and_bad_grids(tmp_path):
         "no-memory",
         "memory-no-test-update",
     ]
+    ped2 = builtin_grid("ped2")
+    # the beyond-the-paper reads come last, after every seed of the paper's variants
+    assert [v.name for v, _ in ped2.runs()[-2:]] == ["read-gradient", "sharp-read"]
+    assert ped2.config(ped2.variant("read-gradient"), 0).read_gradient is True
+    assert ped2.config(ped2.variant("sharp-read"), 0).read_temperature == 0.1
+    assert all(v.beyond_paper for v in ped2.variants if v.name in ("read-gradient", "sharp-read"))
 
 
 def test_paired_bootstrap_on_a_known_case():
