@@ -458,14 +458,16 @@ class Memory(nn.Module):
     batch (Eq. 3's softmax runs over all W*N queries). The read and the losses
     (Eqs. 1-2, 10-13) use this process's queries with the items before the update.
 
-    ``fused_normalize`` (default True) normalises the queries with :class:`_UnitQueries`
-    (same values, a shorter backward, ``||q||^2`` known); False takes ``F.normalize`` and
-    autograd, the reference path that tests and benchmarks compare against.
+    ``fused_normalize`` (default False): True normalises the queries with
+    :class:`_UnitQueries` (same values, a shorter backward, ``||q||^2`` known); False takes
+    ``F.normalize`` and autograd, the reference path. Off by default for the reason given
+    for :attr:`mnad_lite.model.MNAD.fused_read`: equal per step to float rounding, but a
+    different trajectory over a whole training run.
     """
 
     items: Tensor
     gather_queries: Callable[[Tensor], Tensor] | None = None
-    fused_normalize: bool = True
+    fused_normalize: bool = False
 
     def __init__(
         self,

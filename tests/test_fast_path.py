@@ -37,6 +37,20 @@ def queries_map(b=2, c=6, h=3, w=5, seed=0, dtype=torch.float32):
     return torch.randn(b, c, h, w, generator=g, dtype=dtype)
 
 
+@pytest.fixture(autouse=True)
+def fast_paths_on(monkeypatch):
+    """The fast paths are opt-in (off by default); every test here compares them, on,
+    with the reference path."""
+    monkeypatch.setattr(MNAD, "fused_read", True)
+    monkeypatch.setattr(Memory, "fused_normalize", True)
+
+
+def test_the_defaults_are_the_reference_paths(monkeypatch):
+    monkeypatch.undo()  # the class defaults, without the fixture above
+    model = MNAD(in_channels=1, width=W)
+    assert model.fused_read is False and model.memory.fused_normalize is False
+
+
 def reference_paths(model: MNAD) -> MNAD:
     """The same model (a copy) on the reference paths."""
     ref = copy.deepcopy(model)
@@ -47,7 +61,7 @@ def reference_paths(model: MNAD) -> MNAD:
 
 
 def double_pair(**kw) -> tuple[MNAD, MNAD]:
-    """A float64 model with the fast paths (the default) and its reference twin."""
+    """A float64 model with the fast paths (switched on here) and its reference twin."""
     torch.manual_seed(0)
     fast = MNAD(in_channels=1, width=W, **kw).double()
     assert fast.fused_read and fast.memory is not None and fast.memory.fused_normalize
@@ -382,7 +396,7 @@ def test_fast_model_step_equals_reference_in_float32(method, layout):
 
 
 def test_fast_model_never_builds_the_2c_concatenation():
-    """The default path reads the memory through the conv: no [B, 2C, h, w] tensor."""
+    """The fast path reads the memory through the conv: no [B, 2C, h, w] tensor."""
     torch.manual_seed(0)
     model = MNAD("pred", in_channels=1, width=W).train()
     x = torch.rand(2, model.input_channels, 16, 24)

@@ -19,10 +19,11 @@ from mnad_lite.model import MNAD
 
 def test_trace_shapes_shows_the_papers_data_flow_and_restores_the_model():
     """The decoder's first block reads concat(q, p̂) [B, 2C, h, w] in the trace, although
-    the model's default path never builds it (MNAD.fused_read); the model comes back in
+    the model's fast path never builds it (MNAD.fused_read); the model comes back in
     its mode, with its fused read and its items."""
     torch.manual_seed(0)
     model = MNAD(in_channels=1, width=4).train()
+    model.fused_read = True  # the fast path (opt-in): the trace still shows concat(q, p̂)
     items = model.memory.items.clone()
     rows = {name: (inp, out) for name, inp, out in trace_shapes(model, torch.rand(2, 4, 32, 48))}
     c = 8 * 4
