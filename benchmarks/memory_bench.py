@@ -12,13 +12,14 @@ Implementations, timed interleaved in this one process on the same inputs:
   (similarity recomputed per use, Python loop with ``nonzero`` for the update, torch's
   MSE and triplet losses on gathered ``[N, C]`` items), NCHW input as in their network;
 * ``reference``: mnad_lite's vectorised memory with ``F.normalize`` and autograd
-  (``Memory.fused_normalize = False``), channels-last input as in training;
-* ``mnad_lite``: the default path (normalisation with a fused backward, ``||q||^2``
+  (``Memory.fused_normalize = False``, the default), channels-last input as in training;
+* ``mnad_lite``: the opt-in fast path (normalisation with a fused backward, ``||q||^2``
   known), building the same ``concat(q, p̂)`` decoder input as the authors;
-* ``mnad_lite, w only``: the default path without building ``concat(q, p̂)``: what
-  :class:`mnad_lite.model.MNAD` runs, whose decoder applies its first conv to q and the
-  read weights (``Decoder.read_conv``). Its output is not the authors', so it is checked
-  on the losses, gradients and items only; the conv's own saving is in ``speed.py``;
+* ``mnad_lite, w only``: the fast path without building ``concat(q, p̂)``: what
+  :class:`mnad_lite.model.MNAD` runs with ``fused_read``, whose decoder applies its
+  first conv to q and the read weights (``Decoder.read_conv``). Its output is not the
+  authors', so it is checked on the losses, gradients and items only; the conv's own
+  saving is in ``speed.py``;
 * ``authors-code`` (with ``--authors-code DIR``, a clone of the authors' repository):
   their own memory module, imported from ``DIR`` (``benchmarks/authors_code.py``). The
   ratios are then given against it.

@@ -16,12 +16,13 @@ interleaved in this one process, all starting from the same weights and items:
   paper preset; ``--size 128 128`` on a CPU); elsewhere it is skipped with the reason;
 * ``authors``: the same network run the authors' way (``benchmarks/authors_algorithm.py``:
   NCHW, their memory algorithm, items passed in and out, ``nn.MSELoss``);
-* ``reference``: mnad_lite before the fast paths, i.e. channels-last with
-  ``MNAD.fused_read = False`` (the decoder reads ``concat(q, p̂)``) and
-  ``Memory.fused_normalize = False`` (``F.normalize`` with autograd). This is the
-  "current eager channels-last path" the fast paths are measured against;
-* ``mnad_lite``: the default (channels-last, both fast paths);
-* ``mnad_lite-nchw``: the default paths in NCHW, to show what channels-last buys;
+* ``reference``: mnad_lite's default, channels-last with ``MNAD.fused_read = False``
+  (the decoder reads ``concat(q, p̂)``) and ``Memory.fused_normalize = False``
+  (``F.normalize`` with autograd): the eager channels-last path the fast paths are
+  measured against;
+* ``mnad_lite``: channels-last with both fast paths switched on (opt-in: the same step
+  to float rounding, but a different trajectory over a whole run, so not the default);
+* ``mnad_lite-nchw``: the fast paths in NCHW, to show what channels-last buys;
 * ``reference-compiled`` (only when named in ``--impls``): the reference model with its
   forward and loss through ``torch.compile`` (inductor; needs a C++ compiler on CPU), to
   measure what compilation alone buys. The compilation time is printed with the number
