@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from timing import header, interleaved, set_threads
+from timing import header, interleaved, set_threads, training_step
 from torch.utils.data import DataLoader, Dataset
 
 from mnad_lite.data import ClipDataset, FrameCache, generate, open_dataset
@@ -119,12 +119,7 @@ def main() -> None:
         y = batch[:, -1]
 
         def step() -> None:
-            out = model(x)
-            loss = torch.nn.functional.mse_loss(out.prediction, y)
-            loss = loss + 0.1 * out.compactness + 0.1 * out.separateness
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
+            training_step(model, opt, x, y)  # Eq. 8
 
         t = interleaved({"step": step}, args.repeats, warmup=1)["step"].wall_median
         train = config.batch_size / t

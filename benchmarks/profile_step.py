@@ -17,7 +17,7 @@ import argparse
 from collections import defaultdict
 
 import torch
-from timing import header, set_threads
+from timing import header, set_threads, training_step
 from torch.profiler import ProfilerActivity, profile
 
 from mnad_lite.engine.config import preset
@@ -67,12 +67,7 @@ def main() -> None:
     y = torch.rand(config.batch_size, config.channels, h, w) * 2 - 1
 
     def step() -> None:
-        out = model(x)
-        loss = torch.nn.functional.mse_loss(out.prediction, y)
-        loss = loss + 0.1 * out.compactness + 0.1 * out.separateness
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
+        training_step(model, opt, x, y)  # Eq. 8
 
     for _ in range(2):
         step()

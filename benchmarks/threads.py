@@ -41,6 +41,7 @@ SETTINGS = {  # name -> (threads or None for all CPUs, OMP_WAIT_POLICY or None f
 def child(preset_name: str, threads: int, steps: int) -> None:
     """In a fresh process: time ``steps`` training steps after one warm-up step."""
     import torch
+    from timing import training_step
 
     from mnad_lite.engine.config import preset
     from mnad_lite.model import MNAD
@@ -57,12 +58,7 @@ def child(preset_name: str, threads: int, steps: int) -> None:
     times = []
     for i in range(steps + 1):
         tic = time.perf_counter()
-        out = model(x)
-        loss = torch.nn.functional.mse_loss(out.prediction, y)
-        loss = loss + 0.1 * out.compactness + 0.1 * out.separateness
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
+        training_step(model, opt, x, y)  # Eq. 8
         if i:
             times.append(time.perf_counter() - tic)
     print(json.dumps({"threads": torch.get_num_threads(), "times": times}))

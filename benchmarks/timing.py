@@ -105,3 +105,22 @@ def set_threads(threads: int) -> int:
     """``torch.set_num_threads`` (explicitly, always) and return the count in use."""
     torch.set_num_threads(threads)
     return torch.get_num_threads()
+
+
+def training_step(
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    lambda_compact: float = 0.1,
+    lambda_separate: float = 0.1,
+) -> None:
+    """One training step: forward, Eq. 8 (:func:`mnad_lite.losses.total_loss`), backward,
+    optimizer step. mnad_lite is imported here, not at the top, so that a script can
+    import torch first (``threads.py`` measures what importing mnad_lite changes)."""
+    from mnad_lite.losses import total_loss
+
+    loss = total_loss(model(x), y, lambda_compact, lambda_separate)["loss"]
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
