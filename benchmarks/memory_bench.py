@@ -75,12 +75,19 @@ def main() -> None:
     mem = Memory(num_items=args.items, feat_dim=c).to(device).train()
     start = mem.items.clone()
 
-    def authors():
-        xg = x.detach().requires_grad_()
-        out = authors_memory(xg, start)
-        losses = LAMBDA * out.compactness + LAMBDA * out.separateness
-        torch.autograd.backward([out.features, losses], [upstream, None])
-        return out.features, out.compactness, out.separateness, xg.grad, out.items
+    def authors_step(memory_fn):
+        """A memory step the authors' way: their memory function, their loss weights."""
+
+        def step():
+            xg = x.detach().requires_grad_()
+            out = memory_fn(xg, start)
+            losses = LAMBDA * out.compactness + LAMBDA * out.separateness
+            torch.autograd.backward([out.features, losses], [upstream, None])
+            return out.features, out.compactness, out.separateness, xg.grad, out.items
+
+        return step
+
+    authors = authors_step(authors_memory)
 
     def ours(fused: bool, features: bool):
         mem.fused_normalize = fused
@@ -106,14 +113,7 @@ def main() -> None:
 
         their_memory = AuthorsCodeMemory(args.authors_code, args.items, c)
 
-        def authors_code():
-            xg = x.detach().requires_grad_()
-            out = their_memory(xg, start)
-            losses = LAMBDA * out.compactness + LAMBDA * out.separateness
-            torch.autograd.backward([out.features, losses], [upstream, None])
-            return out.features, out.compactness, out.separateness, xg.grad, out.items
-
-        fns = {"authors-code": authors_code, **fns}
+        fns = {"authors-code": authors_step(their_memory), **fns}
     # agreement with the authors' algorithm, on the same step
     expected = authors()
     for name, fn in fns.items():
