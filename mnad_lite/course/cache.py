@@ -8,7 +8,7 @@ Anything expensive is done once and cached on disk, keyed by what it depends on:
   version); :func:`cached_report`: its evaluation, computed once per test-time-update
   setting;
 - :func:`course_config`: the configuration the notebooks train (``quick`` for CI, else a
-  CPU-sized model that trains on the synthetic set in under a minute on 2 cores).
+  CPU-sized model that trains on the synthetic set in a few minutes on one CPU thread).
 
 Smaller helpers live in :mod:`mnad_lite.course.tools` (shapes, speed, tables) and
 :mod:`mnad_lite.course.plots` (live loss curves).
@@ -103,8 +103,8 @@ def course_config(quick: bool, **overrides: Any) -> Config:
     """The configuration the notebooks train: preset ``quick``, or the CPU course model.
 
     The course model is the ``lite`` preset (the paper's architecture at width 16, gray
-    frames) on 64x96 frames, 3 epochs of 200 steps (:data:`COURSE_OVERRIDES`), under a
-    minute of training on 2 CPU cores. Any field can be overridden (``use_memory=False``,
+    frames) on 64x96 frames, 3 epochs of 200 steps (:data:`COURSE_OVERRIDES`), a few
+    minutes of training on one CPU thread. Any field can be overridden (``use_memory=False``,
     ``num_items=20``, ``method="recon"`` ...).
 
     Course runs train on one CPU thread (``num_threads=1``) unless overridden: the same
