@@ -94,6 +94,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--only", help="comma-separated variants to run (default: all)")
     p.add_argument("--max-runs", type=int, help="stop after this many new trainings")
     p.add_argument("--summary-only", action="store_true", help="summarise what is finished")
+    p.add_argument(
+        "--choose",
+        action="store_true",
+        help="pick the variant with the lowest held-out error (needs --data; no test labels)",
+    )
     p.set_defaults(handler=cmd_study)
 
     p = subparsers.add_parser("demo", help="synthetic data -> train -> evaluate, in minutes")
@@ -215,6 +220,16 @@ def cmd_study(args: argparse.Namespace) -> int:
     from mnad_lite.errors import ConfigError
     from mnad_lite.pipeline.study import load_grid, markdown, run_study, summarize
 
+    if args.choose:
+        from mnad_lite.pipeline.select import choose_in_study
+
+        if args.data is None:
+            raise ConfigError("study --choose needs --data (the held-out videos are read)")
+        choice = choose_in_study(args.out, args.data)
+        for name, error in sorted(choice["held_out_error"].items(), key=lambda kv: kv[1]):
+            print(f"{name:<24} held-out error {error:.6f}")
+        print(f"chosen: {choice['chosen']} (wrote {args.out / 'choice.json'})")
+        return 0
     if args.summary_only:
         summary = summarize(args.out)
     elif args.grid is None or args.data is None:

@@ -164,6 +164,7 @@ QUICK = {  # script -> (extra arguments, a line its output must have)
     "speed": ([], "agreement, mnad_lite vs reference (channels-last)"),
     "profile_step": ([], "self CPU time per step"),
     "threads": ([], "OMP_WAIT_POLICY=PASSIVE"),
+    "budget": ([], "whole epochs within the budget"),
     "data_bench": ([], "data share of a step"),
 }
 if AUTHORS_CODE:
@@ -197,3 +198,20 @@ def test_benchmark_script_runs_quick(name, quick_runs):
     out, _ = quick_runs[name].communicate(timeout=600)
     assert quick_runs[name].returncode == 0, out
     assert QUICK[name][1] in out, out
+
+
+def test_budget_counts_steps_validation_and_scoring():
+    """budget.py's minutes: training steps on the videos not held out, the validation
+    pass on the held-out ones every epoch, and scoring the test set once."""
+    from budget import run_minutes
+
+    from mnad_lite.engine.config import preset
+
+    config = preset("lite", val_videos=2, epochs=3)  # t_length 5: 6 clips per 10 frames
+    m = run_minutes(config, step_s=1.0, score_s=0.5, train=[10, 10, 10, 10], test=[10, 10])
+    assert m["steps"] == 12 // 4  # 2 videos fitted on, batch 4
+    assert m["epoch"] == pytest.approx((3 * 1.0 + 2 * 0.5) / 60)  # 12 val clips, 2 batches of 8
+    assert m["scoring"] == pytest.approx(2 * 0.5 / 60)
+    assert m["run"] == pytest.approx(3 * m["epoch"] + m["scoring"])
+    no_val = run_minutes(preset("lite"), 1.0, 0.5, [10, 10, 10, 10], [10, 10])
+    assert no_val["steps"] == 24 // 4 and no_val["epoch"] == pytest.approx(6 / 60)
