@@ -6,10 +6,11 @@ A long notebook whose one section reads a file that changed (notebook 06, sectio
 reads ``docs/studies/ped2-summary.json``, which grows as the Ped2 study's seeds finish)
 need not be re-run in full (hours in full mode). This runs, in a fresh kernel with the
 notebook's folder as working directory, the code cells of the setup section and then the
-code cells of the target section, and writes the target section's new outputs and
-execution counts back into the notebook; every other cell keeps its stored outputs. A
-section starts at the markdown cell whose first line starts with the given heading text
-and ends before the next markdown cell that starts with ``## ``. The setup section's
+code cells of the target section, and writes the target section's new outputs back
+into the notebook (execution counts stay as stored, the order of a full run); every
+other cell keeps its stored outputs. A section starts at the markdown cell whose first
+line starts with the given heading text and ends before the next markdown cell that
+starts with ``## ``. The setup section's
 outputs are not written. Cells of the target section may only use what the setup defines
 (the script cannot know what else they need): a cell that fails stops the script with
 its error, and the notebook is left unchanged. Run ``scripts/clean_notebooks.py`` after.
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import json
 import sys
 from pathlib import Path
 
@@ -80,11 +82,13 @@ def refresh(path: Path, heading: str, setup: str = "## Setup", timeout: int = 60
             f"error: {path}: a cell of {heading!r} failed ({err.ename}: {err.evalue}); "
             "the notebook is unchanged"
         ) from None
+    raw = json.loads(path.read_text())  # written back as stored: outputs' text unsplit
     for k, i in enumerate(target_ids):
         done = mini.cells[len(setup_ids) + k]
-        nb.cells[i].outputs = done.outputs
-        nb.cells[i].execution_count = done.execution_count
-    nbformat.write(nb, path)
+        raw["cells"][i]["outputs"] = json.loads(json.dumps(done.outputs))
+        if raw["cells"][i].get("execution_count") is None:  # else the notebook's order stays
+            raw["cells"][i]["execution_count"] = done.execution_count
+    path.write_text(json.dumps(raw, indent=1, sort_keys=True, ensure_ascii=False) + "\n")
     return target_ids
 
 

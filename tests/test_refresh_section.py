@@ -59,6 +59,7 @@ def test_refresh_replaces_only_the_section_outputs(tmp_path):
         if c.cell_type == "code"
     }
     assert texts == {2: "stale\n", 4: "stale\n", 6: "15\n", 8: "10\n", 10: "stale\n"}
+    assert all(c.execution_count == 99 for c in nb.cells if c.cell_type == "code")
 
 
 def test_a_failing_cell_leaves_the_notebook_unchanged(tmp_path):
