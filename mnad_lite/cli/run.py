@@ -95,6 +95,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--max-runs", type=int, help="stop after this many new trainings")
     p.add_argument("--summary-only", action="store_true", help="summarise what is finished")
     p.add_argument(
+        "--compact",
+        type=Path,
+        metavar="FILE",
+        help="also write the compact summary (a few KB, for committing) to FILE",
+    )
+    p.add_argument(
         "--choose",
         action="store_true",
         help="pick the variant with the lowest held-out error (needs --data; no test labels)",
@@ -218,7 +224,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def cmd_study(args: argparse.Namespace) -> int:
     from mnad_lite.errors import ConfigError
-    from mnad_lite.pipeline.study import load_grid, markdown, run_study, summarize
+    from mnad_lite.pipeline.study import (
+        load_grid,
+        markdown,
+        run_study,
+        summarize,
+        write_compact_summary,
+    )
 
     if args.choose:
         from mnad_lite.pipeline.select import choose_in_study
@@ -240,4 +252,7 @@ def cmd_study(args: argparse.Namespace) -> int:
         summary = run_study(spec, args.data, args.out, only=only, max_runs=args.max_runs)
     print(markdown(summary))
     print(f"wrote {args.out / 'summary.json'}, {args.out / 'summary.md'}")
+    if args.compact is not None:
+        write_compact_summary(args.out / "summary.json", args.compact)
+        print(f"wrote {args.compact} (compact)")
     return 0

@@ -221,6 +221,12 @@ def test_compact_summary_keeps_what_the_reports_read(study, tmp_path):
     assert json.loads(target.read_text()) == written
     assert written == compact_summary(json.loads(source.read_text()))
     assert len(target.read_text()) < len(source.read_text()) / 2
+    # the command line writes the same file beside the summary
+    from mnad_lite.cli import main
+
+    cli_target = tmp_path / "cli-summary.json"
+    assert main(["study", "--out", str(out), "--summary-only", "--compact", str(cli_target)]) == 0
+    assert cli_target.read_text() == target.read_text()
 
 
 def test_dumps_compact_is_json_with_short_lines():
