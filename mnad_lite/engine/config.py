@@ -6,7 +6,7 @@ preset   what it is                                                           wh
 paper    the authors' hyperparameters (MNAD.md section 5): 256x256, 3 channels, a GPU
          width 64, batch 4, 60 epochs, Adam 2e-4 with cosine annealing
 lite     the same architecture narrower (width 16) on 128x128 gray frames,      a CPU
-         sized to train on Ped2 in about half an hour on 2 cores
+         sized for a CPU: Ped2 in 50 to 75 minutes on 2 cores (2026-11-29)
 quick    seconds: tiny frames and width, for CI, tests and notebooks           anywhere
 ======== ===================================================================== ==========
 
