@@ -29,6 +29,12 @@ from mnad_lite.errors import ConfigError
 COMMON_SIZE = (128, 128)
 
 
+def _open(data: str | Path | Any) -> Any:
+    from mnad_lite.data import open_dataset
+
+    return open_dataset(data) if isinstance(data, (str, Path)) else data
+
+
 @torch.no_grad()
 def held_out_error(
     run: str | Path, data: str | Path | Any, size: tuple[int, int] = COMMON_SIZE
@@ -39,20 +45,21 @@ def held_out_error(
     Raises a one-line :class:`~mnad_lite.errors.ConfigError` when the run held out no
     training video (nothing unseen to compare on).
     """
-    from mnad_lite.data import ClipDataset, open_dataset, split_clip
+    from mnad_lite.data import ClipDataset, split_clip
+    from mnad_lite.engine.calibration import calibration_videos
     from mnad_lite.engine.inference import load_run
     from mnad_lite.engine.runtime import to_layout
 
     model, config = load_run(run)
-    dataset = open_dataset(data) if isinstance(data, (str, Path)) else data
-    train = list(dataset.train)
-    if not 0 < config.val_videos < len(train):
+    dataset = _open(data)
+    videos, source = calibration_videos(dataset, config)  # the videos training held out
+    if source != "val_videos":
         raise ConfigError(
             f"{Path(run) / 'config.json'}: val_videos={config.val_videos} holds out no "
-            f"training video of {len(train)}; held-out error needs 0 < val_videos < "
-            f"{len(train)}"
+            f"training video of {len(dataset.train)}; held-out error needs 0 < val_videos "
+            f"< {len(dataset.train)}"
         )
-    clips = ClipDataset(train[-config.val_videos :], config.t_length, config.size, config.channels)
+    clips = ClipDataset(videos, config.t_length, config.size, config.channels)
     total, count = 0.0, 0
     model.eval()
     for clip in DataLoader(clips, batch_size=config.eval_batch_size):
@@ -72,7 +79,8 @@ def choose(
     """(name of the run with the lowest :func:`held_out_error`, every run's error)."""
     if not runs:
         raise ConfigError("choose: no runs to choose from")
-    errors = {name: held_out_error(run, data, size) for name, run in runs.items()}
+    dataset = _open(data)  # listed once for every run
+    errors = {name: held_out_error(run, dataset, size) for name, run in runs.items()}
     return min(errors, key=errors.__getitem__), errors
 
 
