@@ -11,7 +11,10 @@ A study folder holds one run folder per (variant, seed) and the summary::
 
 Runs are long, so everything resumes: a finished run (``eval.json`` present) is skipped,
 an interrupted one continues from its ``last.pt``; kill the process at any time and
-start the same command again. The grid may grow between invocations (new variants or
+start the same command again. Several processes may work on one study folder at once
+(one per core, say): each claims a run with a ``.claim`` file holding its process id and
+skips runs that a live process has claimed; a claim left by a killed process is taken
+over. The grid may grow between invocations (new variants or
 seeds); a variant whose definition changed is refused, so old results never mix with a
 new definition.
 
@@ -257,6 +260,59 @@ def run_dir(out: Path, variant: Variant, seed: int) -> Path:
     return out / variant.name / f"seed{seed}"
 
 
+CLAIM = ".claim"
+
+
+def _alive(pid: int) -> bool:
+    """Whether a process with this id exists on this machine."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    return True
+
+
+def claim_run(run: Path) -> int | None:
+    """Claim ``run`` for this process: None if claimed, else the id of the live process
+    that holds it. A claim whose process is gone (killed, machine restarted) is taken over.
+    """
+    run.mkdir(parents=True, exist_ok=True)
+    path = run / CLAIM
+    host = platform.node()
+    for _ in range(2):
+        try:
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+        except FileExistsError:
+            try:
+                holder = json.loads(path.read_text())
+                pid, its_host = int(holder["pid"]), holder.get("host")
+            except (OSError, ValueError, KeyError, TypeError):
+                pid, its_host = -1, host  # unreadable or half written: treat as stale
+            if its_host == host and pid == os.getpid():
+                return None
+            if its_host != host or (pid > 0 and _alive(pid)):
+                return pid
+            path.unlink(missing_ok=True)  # stale: its process is gone
+            continue
+        with os.fdopen(fd, "w") as f:
+            json.dump({"pid": os.getpid(), "host": host}, f)
+        return None
+    return -1  # another process took it over between our two tries
+
+
+def release_run(run: Path) -> None:
+    """Drop this process's claim on ``run`` (a claim of another process is left alone)."""
+    path = run / CLAIM
+    try:
+        holder = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return
+    if holder.get("pid") == os.getpid() and holder.get("host") == platform.node():
+        path.unlink(missing_ok=True)
+
+
 def run_study(
     spec: StudySpec,
     data: str | Path,
@@ -299,25 +355,36 @@ def run_study(
             if not (source / "eval.json").is_file():  # the source run is not finished
                 log(f"{variant.name} seed {seed}: waits for {variant.weights_from} seed {seed}")
                 continue
-        elif not (run / "model.pt").is_file() or _unfinished(run, config.epochs):
-            if max_runs is not None and trained >= max_runs:
-                log(f"stopping: --max-runs {max_runs} reached")
-                break
-            resume = (run / "last.pt").is_file()
-            log(f"{variant.name} seed {seed}: {'resuming' if resume else 'training'} in {run}")
-            tic = time.perf_counter()
-            train(config, data, run, resume=resume, progress=progress)
-            log(
-                f"{variant.name} seed {seed}: trained in {(time.perf_counter() - tic) / 60:.1f} min"
-            )
-            trained += 1
-        test_update = variant.evaluate.get("test_update")
-        if variant.weights_from is None and not (run / "probe.json").is_file():
-            probe_run(run, data)  # how much the decoder relies on each path
-        report = evaluate(
-            source, data, test_update=test_update, figures=False, progress=False, out=run
+        needs_training = variant.weights_from is None and (
+            not (run / "model.pt").is_file() or _unfinished(run, config.epochs)
         )
-        log(f"{variant.name} seed {seed}: frame AUC {100 * (report['frame_auc'] or 0):.2f}")
+        if needs_training and max_runs is not None and trained >= max_runs:
+            log(f"stopping: --max-runs {max_runs} reached")
+            break
+        holder = claim_run(run)
+        if holder is not None:
+            log(f"{variant.name} seed {seed}: skipped, process {holder} is working on it")
+            continue
+        try:
+            if (run / "eval.json").is_file():  # finished by another process meanwhile
+                continue
+            if needs_training:
+                resume = (run / "last.pt").is_file()
+                log(f"{variant.name} seed {seed}: {'resuming' if resume else 'training'} in {run}")
+                tic = time.perf_counter()
+                train(config, data, run, resume=resume, progress=progress)
+                minutes = (time.perf_counter() - tic) / 60
+                log(f"{variant.name} seed {seed}: trained in {minutes:.1f} min")
+                trained += 1
+            test_update = variant.evaluate.get("test_update")
+            if variant.weights_from is None and not (run / "probe.json").is_file():
+                probe_run(run, data)  # how much the decoder relies on each path
+            report = evaluate(
+                source, data, test_update=test_update, figures=False, progress=False, out=run
+            )
+            log(f"{variant.name} seed {seed}: frame AUC {100 * (report['frame_auc'] or 0):.2f}")
+        finally:
+            release_run(run)
     summary = summarize(out)
     return summary
 

@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
+import platform
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,12 +21,14 @@ from mnad_lite.pipeline.study import (
     Variant,
     _per_kind_of,
     builtin_grid,
+    claim_run,
     compact_summary,
     dumps_compact,
     kind_order,
     load_grid,
     markdown,
     paired_bootstrap,
+    release_run,
     run_study,
     seed_change,
     seed_values,
@@ -128,6 +135,99 @@ def test_an_interrupted_run_resumes(quick_data, tmp_path):
     lines: list[str] = []
     run_study(spec, quick_data, out, only=["memory"], max_runs=1, log=lines.append)
     assert "memory seed 0: resuming" in lines[0]
+
+
+def _gone_pid() -> int:
+    """The id of a process that has exited."""
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
+def _claim(run: Path, pid: int, host: str | None = None) -> None:
+    run.mkdir(parents=True, exist_ok=True)
+    (run / ".claim").write_text(json.dumps({"pid": pid, "host": host or platform.node()}))
+
+
+def test_claims_skip_live_processes_and_take_over_stale_ones(tmp_path):
+    run = tmp_path / "v" / "seed0"
+    assert claim_run(run) is None  # free: claimed by this process
+    assert json.loads((run / ".claim").read_text())["pid"] == os.getpid()
+    assert claim_run(run) is None  # already ours
+    release_run(run)
+    assert not (run / ".claim").exists()
+    _claim(run, os.getppid())  # a live process
+    assert claim_run(run) == os.getppid()
+    release_run(run)  # not ours: left alone
+    assert json.loads((run / ".claim").read_text())["pid"] == os.getppid()
+    _claim(run, 1, host="another-machine")  # cannot tell whether it lives: respected
+    assert claim_run(run) == 1
+    _claim(run, _gone_pid())  # killed: taken over
+    assert claim_run(run) is None
+    assert json.loads((run / ".claim").read_text())["pid"] == os.getpid()
+    (run / ".claim").write_text("{")  # half written by a process killed mid-write
+    assert claim_run(run) is None
+
+
+def test_a_run_claimed_by_a_live_process_is_skipped(quick_data, tmp_path):
+    spec = tiny_grid()
+    out = tmp_path / "study"
+    _claim(out / "memory" / "seed0", os.getppid())
+    lines: list[str] = []
+    run_study(spec, quick_data, out, only=["memory"], log=lines.append)
+    assert f"memory seed 0: skipped, process {os.getppid()} is working on it" in lines
+    assert not (out / "memory" / "seed0" / "model.pt").exists()
+    assert (out / "memory" / "seed1" / "eval.json").is_file()
+    assert not (out / "memory" / "seed1" / ".claim").exists()  # released when done
+    # the same-weights variant waits for its source; a stale claim is taken over
+    _claim(out / "memory" / "seed0", _gone_pid())
+    lines = []
+    summary = run_study(spec, quick_data, out, log=lines.append)
+    assert any(line.startswith("memory seed 0: training") for line in lines)
+    assert summary["variants"]["memory"]["seeds"] == [0, 1]
+    assert summary["variants"]["memory-no-test-update"]["seeds"] == [0, 1]
+    assert not list(out.rglob(".claim"))
+
+
+def test_two_processes_share_a_study_and_train_each_run_once(quick_data, tmp_path):
+    out = tmp_path / "study"
+    code = (
+        "import sys, torch; torch.set_num_threads(1)\n"
+        "sys.path.insert(0, sys.argv[3])\n"
+        "from test_study import tiny_grid\n"
+        "from mnad_lite.pipeline.study import run_study\n"
+        "run_study(tiny_grid(), sys.argv[1], sys.argv[2], only=['memory', 'no-memory'])\n"
+    )
+    here = str(Path(__file__).parent)
+    root = Path(here).parents[1]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([here, str(root / "tests"), str(root)])}
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", code, str(quick_data), str(out), here],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=env,
+        )
+        for _ in range(2)
+    ]
+    outputs = [p.communicate(timeout=600)[0] for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outputs
+    trained = [
+        line.split(":")[0]
+        for text in outputs
+        for line in text.splitlines()
+        if ": training in" in line
+    ]
+    # every run trained exactly once between the two processes
+    runs = [f"{v} seed {s}" for v in ("memory", "no-memory") for s in (0, 1)]
+    assert sorted(trained) == sorted(runs)
+    for v in ("memory", "no-memory"):
+        for s in (0, 1):
+            run = out / v / f"seed{s}"
+            assert len((run / "log.jsonl").read_text().splitlines()) == 1
+            assert (run / "eval.json").is_file()
+    assert not list(out.rglob(".claim"))
 
 
 def test_a_changed_definition_is_refused(study, quick_data):
