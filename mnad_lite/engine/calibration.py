@@ -201,7 +201,7 @@ def calibration_videos(dataset: Any, config: Config) -> tuple[list, str]:
     if not train:
         raise DataError(f"{dataset.root}: no training videos to calibrate on")
     if 0 < config.val_videos < len(train):
-        return train[-config.val_videos :], "val_videos"
+        return config.split_videos(train)[1], "val_videos"
     return train, "training"
 
 

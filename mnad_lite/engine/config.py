@@ -183,6 +183,18 @@ class Config:
             "read_gradient": self.read_gradient,
         }
 
+    def split_videos(self, videos: list) -> tuple[list, list]:
+        """(trained on, held out): the last ``val_videos`` training videos are held out,
+        for model selection and calibration (the one definition of what a run held out)."""
+        if self.val_videos <= 0:
+            return list(videos), []
+        if self.val_videos >= len(videos):
+            raise ConfigError(
+                f"val_videos={self.val_videos} leaves no training video "
+                f"(the dataset has {len(videos)})"
+            )
+        return list(videos[: -self.val_videos]), list(videos[-self.val_videos :])
+
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
         d["size"] = list(self.size)

@@ -146,16 +146,6 @@ def open_run(config: Config, run: Path, resume: bool, dist: Dist | None = None) 
     return config
 
 
-def _split_train_val(videos: list, val_videos: int) -> tuple[list, list]:
-    if val_videos <= 0:
-        return videos, []
-    if val_videos >= len(videos):
-        raise ConfigError(
-            f"val_videos={val_videos} leaves no training video (the dataset has {len(videos)})"
-        )
-    return videos[:-val_videos], videos[-val_videos:]
-
-
 def _device(config: Config, dist: Dist) -> torch.device:
     device = pick_device(config.device)
     if dist.active and device.type == "cuda":  # one GPU per process
@@ -178,7 +168,7 @@ def build(
     set_threads(config.num_threads)
     seed_everything(config.seed)
     device = _device(config, dist)
-    train_videos, val_videos = _split_train_val(list(dataset.train), config.val_videos)
+    train_videos, val_videos = config.split_videos(list(dataset.train))
     if not train_videos:
         raise DataError(f"{dataset.root}: no training videos")
     clips = ClipDataset(train_videos, config.t_length, config.size, config.channels)

@@ -283,7 +283,7 @@ def claim_run(run: Path) -> int | None:
     host = platform.node()
     for _ in range(2):
         try:
-            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
         except FileExistsError:
             try:
                 holder = json.loads(path.read_text())

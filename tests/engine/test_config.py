@@ -84,3 +84,12 @@ def test_every_field_is_checked():
     for f in dataclasses.fields(Config):
         default = getattr(Config(), f.name)
         assert Config(**{f.name: default}) == Config(), f.name
+
+
+def test_split_videos_holds_out_the_last_training_videos():
+    videos = ["01", "02", "03", "04"]
+    assert preset("quick").split_videos(videos) == (videos, [])
+    assert preset("quick", val_videos=1).split_videos(videos) == (["01", "02", "03"], ["04"])
+    assert preset("quick", val_videos=3).split_videos(videos) == (["01"], ["02", "03", "04"])
+    with pytest.raises(ConfigError, match="val_videos=4 leaves no training video"):
+        preset("quick", val_videos=4).split_videos(videos)
