@@ -728,15 +728,15 @@ def mechanism_table(summary: dict[str, Any]) -> str:
     cuts = ("mean_item", "no_read", "no_query", "no_deep_skip")
     lines = [
         "| variant | items used (of M) | usage entropy | cos(q, p_p) | max read weight "
-        "| hinge active | " + " | ".join(f"Δ AUC {c}" for c in cuts) + " | change no_read |",
+        "| hinge active (%) | " + " | ".join(f"Δ AUC {c}" for c in cuts) + " | change no_read |",
         "|---|---|---|---|---|---|" + "---|" * len(cuts) + "---|",
     ]
 
-    def mean(v: dict[str, Any], key: str, scale: float = 1.0, digits: int = 3) -> str:
+    def mean(v: dict[str, Any], key: str, scale: float = 1.0, digits: int = 3, fmt="f") -> str:
         stats = v.get(key)
         if not stats or stats["mean"] is None:
             return ""
-        return f"{scale * stats['mean']:.{digits}f}"
+        return f"{scale * stats['mean']:.{digits}{fmt}}"
 
     for name, v in summary["variants"].items():
         if v["weights_from"]:
@@ -744,8 +744,8 @@ def mechanism_table(summary: dict[str, Any]) -> str:
         lines.append(
             f"| {name} | {mean(v, 'items_used', digits=1)} | {mean(v, 'usage_entropy', digits=2)} "
             f"| {mean(v, 'cos_nearest', digits=4)} | {mean(v, 'max_read_weight')} "
-            f"| {mean(v, 'hinge_active', digits=4)} | "
-            + " | ".join(mean(v, f"probe_{c}_auc_change", 100.0, 1) for c in cuts)
+            f"| {mean(v, 'hinge_active', 100.0, 2, 'g')} | "
+            + " | ".join(mean(v, f"probe_{c}_auc_change", 100.0, 2) for c in cuts)
             + f" | {mean(v, 'probe_no_read_change_ratio', digits=2)} |"
         )
     return "\n".join(lines)

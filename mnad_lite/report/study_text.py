@@ -1,0 +1,215 @@
+"""A study summary in words: the verdict sentences and the README's block, computed.
+
+Everything here reads a summary (``runs/<study>/summary.json``) or its compact form
+(``docs/studies/<study>-summary.json``, :func:`mnad_lite.pipeline.study.compact_summary`)
+and writes text; nothing is measured or decided anywhere else, so the README and
+notebook 06 state the same numbers as the file they were computed from.
+
+A verdict on the memory is drawn only when both the reference (``memory``) and the
+baseline (``no-memory``) have ``seeds_needed`` seeds. It follows the paired difference
+(seed s with memory against seed s without) and its bootstrap interval over the test
+videos (:func:`mnad_lite.pipeline.study.paired_bootstrap`): the memory *helps* when the
+whole interval says removing it lowers the AUC, *hurts* when the whole interval says the
+opposite, and otherwise makes no difference this study can detect.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+#: Seeds each of the two variants needs before a verdict is drawn.
+SEEDS_NEEDED = 3
+
+
+def _num(stat: dict[str, Any] | None, scale: float = 100.0, digits: int = 2) -> str:
+    """ "mean ± std" of a summary statistic ("mean" alone for one seed; "" if none)."""
+    if not stat or stat.get("mean") is None:
+        return ""
+    text = f"{scale * stat['mean']:.{digits}f}"
+    if stat.get("std") is not None:
+        text += f" ± {scale * stat['std']:.{digits}f}"
+    return text
+
+
+def _seeds(values: list[Any], scale: float = 100.0, digits: int = 2) -> str:
+    return ", ".join("" if x is None else f"{scale * x:.{digits}f}" for x in values)
+
+
+def memory_effect(
+    summary: dict[str, Any], baseline: str = "no-memory", seeds_needed: int = SEEDS_NEEDED
+) -> dict[str, Any]:
+    """What the summary says about the memory: seeds finished, the paired difference
+    (points, baseline minus reference, i.e. the effect of *removing* the memory), its
+    interval, each seed's difference and the word for it.
+
+    ``word`` is "helps", "hurts", "makes no difference this study can detect", or
+    None while either variant has fewer than ``seeds_needed`` seeds.
+    """
+    variants = summary["variants"]
+    ref, base = variants.get(summary["reference"]), variants.get(baseline)
+    n_ref = len(ref["seeds"]) if ref else 0
+    n_base = len(base["seeds"]) if base else 0
+    out: dict[str, Any] = {"seeds_reference": n_ref, "seeds_baseline": n_base, "word": None}
+    if base is None or "vs_reference" not in base:
+        return out
+    d = base["vs_reference"]
+    lo, hi = (100 * x for x in d["ci"])
+    out |= {
+        "paired_seeds": d["seeds"],
+        "diff": 100 * d["mean_diff"],
+        "ci": (lo, hi),
+        "confidence": d.get("confidence", 0.95),
+        "per_seed": {k: 100 * v for k, v in d.get("per_seed", {}).items()},
+    }
+    if n_ref >= seeds_needed and n_base >= seeds_needed and d["seeds"] >= seeds_needed:
+        out["word"] = (
+            "helps"
+            if hi < 0
+            else "hurts"
+            if lo > 0
+            else "makes no difference this study can detect"
+        )
+    return out
+
+
+def verdict(
+    summary: dict[str, Any],
+    where: str = "In this study",
+    baseline: str = "no-memory",
+    seeds_needed: int = SEEDS_NEEDED,
+) -> list[str]:
+    """The study's answer to "does the memory help?", as sentences computed from
+    ``summary``: how far the study got, the paired difference and its interval (with a
+    verdict only at ``seeds_needed`` seeds each), PSNR alone against Eq. 16, the memory
+    diagnostics and probes, and the test-time update. ``where`` opens the sentence with
+    the difference ("On Ped2")."""
+    variants = summary["variants"]
+    name = summary["reference"]
+    mem = variants.get(name)
+    effect = memory_effect(summary, baseline, seeds_needed)
+    lines = []
+    n_ref, n_base = effect["seeds_reference"], effect["seeds_baseline"]
+    if effect["word"] is None:
+        lines.append(
+            f"Not finished: {n_ref} of {seeds_needed} seeds with memory and {n_base} of "
+            f"{seeds_needed} without are in the summary, so no verdict is drawn yet."
+        )
+    if "diff" in effect:
+        lo, hi = effect["ci"]
+        seeds = ", ".join(f"{v:+.2f}" for v in effect["per_seed"].values())
+        text = (
+            f"{where} ({summary['preset']}), over {effect['paired_seeds']} paired seed(s), "
+            f"removing the memory changes the frame AUC by {effect['diff']:+.2f} points "
+            f"(seed by seed: {seeds}; {100 * effect['confidence']:.0f} % interval over test "
+            f"videos {lo:+.2f} to {hi:+.2f})"
+        )
+        if effect["word"] is None:
+            text += ": too few seeds to conclude."
+        else:
+            text += f": the memory {effect['word']}."
+        lines.append(text)
+    if mem is None:
+        return lines
+    config = mem.get("config") or summary.get("config", {})
+    items = config.get("num_items")
+    gap = 100 * (mem["psnr_auc"]["mean"] - mem["frame_auc"]["mean"])
+    lines.append(
+        f"With memory, PSNR alone scores {_num(mem['psnr_auc'])} against "
+        f"{_num(mem['frame_auc'])} for Eq. 16 ({gap:+.2f} points over {len(mem['seeds'])} "
+        f"seed(s)): the feature distance D {'adds to' if gap < 0 else 'takes away from'} "
+        "what PSNR finds."
+    )
+    if mem.get("cos_nearest", {}).get("mean") is not None:
+        flat = f" (flat: {1 / items:.2f})" if items else ""
+        lines.append(
+            f"Diagnostics of the last epoch: cos(q, nearest item) "
+            f"{mem['cos_nearest']['mean']:.4f}, mean largest read weight "
+            f"{mem['max_read_weight']['mean']:.3f}{flat}, {mem['items_used']['mean']:.1f} of "
+            f"{items} items used, separateness hinge active for "
+            f"{100 * mem['hinge_active']['mean']:.2g} % of the queries."
+        )
+    probes = {
+        k[len("probe_") : -len("_change_ratio")]: v["mean"]
+        for k, v in mem.items()
+        if k.startswith("probe_") and k.endswith("_change_ratio") and v["mean"] is not None
+    }
+    if probes:
+        parts = [
+            f"{cut} {100 * ratio:.1f} % ({100 * mem[f'probe_{cut}_auc_change']['mean']:+.2f})"
+            for cut, ratio in sorted(probes.items(), key=lambda kv: -kv[1])
+        ]
+        lines.append(
+            "Probes, prediction change in % of the prediction error (AUC change in points): "
+            + ", ".join(parts)
+            + "."
+        )
+    off = next(
+        (v for v in variants.values() if v.get("weights_from") == name and "vs_reference" in v),
+        None,
+    )
+    if off is not None:
+        per_seed = ", ".join(f"{100 * x:+.2f}" for x in off["vs_reference"]["per_seed"].values())
+        lines.append(
+            f"Switching the test-time update off (same weights) changes the AUC by "
+            f"{100 * off['vs_reference']['mean_diff']:+.2f} points (seed by seed: {per_seed})."
+        )
+    return lines
+
+
+def study_table(summary: dict[str, Any]) -> str:
+    """Markdown: one row per variant, frame AUC in % (mean ± std, every seed), the other
+    evaluation choices, the paired difference against the reference and training time."""
+    ref = summary["reference"]
+    lines = [
+        "| variant | seeds | frame AUC (paper protocol) | every seed | one global min-max "
+        "| macro | PSNR only | D only | EER | Δ vs "
+        f"{ref}, same seed [95 % CI over test videos] | train min per run |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for name, v in summary["variants"].items():
+        vs = v.get("vs_reference")
+        if vs:
+            delta = (
+                f"{100 * vs['mean_diff']:+.2f} [{100 * vs['ci'][0]:+.2f}, {100 * vs['ci'][1]:+.2f}]"
+            )
+        else:
+            delta = "(reference)" if name == ref else ""
+        label = name + (" (beyond the paper)" if v.get("beyond_paper") else "")
+        minutes = (
+            "(same weights)"
+            if v.get("weights_from")
+            else _seeds(v["train_minutes"]["values"], 1.0, 0)
+        )
+        lines.append(
+            f"| {label} | {', '.join(map(str, v['seeds']))} | {_num(v['frame_auc'])} "
+            f"| {_seeds(v['frame_auc']['values'])} | {_num(v['frame_auc_global'])} "
+            f"| {_num(v['frame_auc_macro'])} | {_num(v['psnr_auc'])} "
+            f"| {_num(v.get('distance_auc'))} | {_num(v['eer'])} | {delta} | {minutes} |"
+        )
+    return "\n".join(lines)
+
+
+def readme_block(summary: dict[str, Any], source: str, where: str = "In this study") -> str:
+    """The README's text for one study: a header line, the table, the mechanism table
+    (:func:`mnad_lite.pipeline.study.mechanism_table`) and the verdict sentences."""
+    from mnad_lite.pipeline.study import mechanism_table
+
+    finished = "; ".join(
+        f"{n} seeds {', '.join(map(str, v['seeds']))}" for n, v in summary["variants"].items()
+    )
+    return "\n".join(
+        [
+            f"Study `{summary['study']}`, preset `{summary['preset']}`, summary written "
+            f"{summary['date']} on {summary['machine']} (`{source}`). Finished: {finished}. "
+            "Frame AUC in %, mean ± std over seeds:",
+            "",
+            study_table(summary),
+            "",
+            "Memory diagnostics of the last epoch and test-time probes (mean over seeds; "
+            "Δ AUC in points when one path into the decoder is cut):",
+            "",
+            mechanism_table(summary),
+            "",
+            *[f"- {line}" for line in verdict(summary, where)],
+        ]
+    )

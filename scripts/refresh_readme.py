@@ -1,0 +1,68 @@
+"""Rewrite the README's study blocks from the committed summaries they name.
+
+    python scripts/refresh_readme.py [README.md] [--check]
+
+A block is everything between ``<!-- study-summary: PATH [WHERE] -->`` and
+``<!-- /study-summary -->``; PATH (relative to the README) is a study summary
+(``docs/studies/<study>-summary.json``) and the optional WHERE opens the verdict's sentence
+("On Ped2"). The block becomes :func:`mnad_lite.report.study_text.readme_block` of it: the
+table, the mechanism table and the verdict, so the README states exactly the file's numbers.
+``--check`` changes nothing and exits 1 when a block is out of date (the test suite runs it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from pathlib import Path
+
+from mnad_lite.report.study_text import readme_block
+
+BLOCK = re.compile(
+    r"(<!-- study-summary: (?P<path>\S+)(?: (?P<where>[^>]*?))? -->\n)(?P<body>.*?)"
+    r"(<!-- /study-summary -->)",
+    re.S,
+)
+
+
+def refresh(text: str, root: Path) -> str:
+    """``text`` with every study block rewritten from the summary it names."""
+
+    def block(match: re.Match) -> str:
+        path = root / match["path"]
+        try:
+            summary = json.loads(path.read_text())
+        except (OSError, json.JSONDecodeError) as err:
+            raise SystemExit(f"{path}: cannot read the study summary ({err})") from None
+        where = match["where"] or "In this study"
+        body = readme_block(summary, match["path"], where)
+        return f"{match.group(1)}{body}\n{match.group(5)}"
+
+    return BLOCK.sub(block, text)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("readme", nargs="?", type=Path, default=Path("README.md"))
+    parser.add_argument("--check", action="store_true", help="exit 1 if a block is stale")
+    args = parser.parse_args(argv)
+    text = args.readme.read_text()
+    new = refresh(text, args.readme.parent)
+    if not BLOCK.search(text):
+        print(f"{args.readme}: no study-summary block", file=sys.stderr)
+        return 1
+    if args.check:
+        if new != text:
+            print(f"{args.readme}: a study block is out of date; run scripts/refresh_readme.py")
+            return 1
+        return 0
+    if new != text:
+        args.readme.write_text(new)
+        print(f"rewrote the study blocks of {args.readme}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

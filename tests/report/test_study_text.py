@@ -1,0 +1,176 @@
+"""The study in words (mnad_lite.report.study_text) and the README blocks written from it."""
+
+from __future__ import annotations
+
+import copy
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from mnad_lite.report.study_text import memory_effect, readme_block, study_table, verdict
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "scripts"))
+from refresh_readme import main as refresh_main  # noqa: E402
+
+
+def stat(values: list[float]) -> dict:
+    n = len(values)
+    mean = sum(values) / n
+    std = None if n < 2 else (sum((v - mean) ** 2 for v in values) / (n - 1)) ** 0.5
+    return {"mean": mean, "std": std, "n": n, "values": values}
+
+
+def fake_summary(seeds: int, diff: float, ci: tuple[float, float]) -> dict:
+    """A compact study summary with ``seeds`` seeds per variant; no-memory differs from
+    memory by ``diff`` (AUC fraction) with interval ``ci``."""
+    ids = list(range(seeds))
+    mem_auc = [0.90 + 0.01 * s for s in ids]
+    base_auc = [a + diff for a in mem_auc]
+
+    def variant(auc: list[float], **extra) -> dict:
+        return {
+            "note": "",
+            "beyond_paper": False,
+            "seeds": ids,
+            "weights_from": None,
+            "frame_auc": stat(auc),
+            "frame_auc_global": stat([a - 0.05 for a in auc]),
+            "frame_auc_macro": stat([a + 0.03 for a in auc]),
+            "psnr_auc": stat([a + 0.01 for a in auc]),
+            "distance_auc": stat([0.7] * seeds),
+            "eer": stat([0.15] * seeds),
+            "train_minutes": stat([60.0 + s for s in ids]),
+            **extra,
+        }
+
+    memory = variant(
+        mem_auc,
+        cos_nearest=stat([0.9997] * seeds),
+        max_read_weight=stat([0.23] * seeds),
+        items_used=stat([7.0] * seeds),
+        hinge_active=stat([1e-5] * seeds),
+        probe_no_read_change_ratio=stat([0.15] * seeds),
+        probe_no_read_auc_change=stat([0.001] * seeds),
+        probe_mean_item_change_ratio=stat([0.04] * seeds),
+        probe_mean_item_auc_change=stat([0.0007] * seeds),
+    )
+    vs = {
+        "mean_diff": diff,
+        "ci": list(ci),
+        "confidence": 0.95,
+        "resamples": 2000,
+        "seeds": seeds,
+        "per_seed": {str(s): diff for s in ids},
+    }
+    off = variant(mem_auc, weights_from="memory")
+    off["vs_reference"] = {**vs, "mean_diff": 0.004, "per_seed": {str(s): 0.004 for s in ids}}
+    return {
+        "study": "ped2",
+        "preset": "lite",
+        "reference": "memory",
+        "date": "2026-11-29",
+        "machine": "x86_64, 2 cores",
+        "config": {"num_items": 10},
+        "variants": {
+            "memory": memory,
+            "no-memory": {**variant(base_auc), "vs_reference": vs},
+            "memory-no-test-update": off,
+        },
+    }
+
+
+@pytest.mark.parametrize(
+    "seeds,diff,ci,word",
+    [
+        (3, -0.02, (-0.03, -0.01), "helps"),  # removing the memory lowers the AUC
+        (3, +0.02, (+0.01, +0.03), "hurts"),
+        (3, +0.01, (-0.01, +0.03), "makes no difference this study can detect"),
+        (2, -0.02, (-0.03, -0.01), None),  # too few seeds: no word, however clear
+    ],
+)
+def test_memory_effect_words_follow_the_interval_and_the_seed_count(seeds, diff, ci, word):
+    effect = memory_effect(fake_summary(seeds, diff, ci))
+    assert effect["word"] == word
+    assert effect["diff"] == pytest.approx(100 * diff)
+    assert effect["ci"] == pytest.approx((100 * ci[0], 100 * ci[1]))
+    assert (effect["seeds_reference"], effect["seeds_baseline"]) == (seeds, seeds)
+
+
+def test_verdict_sentences_state_the_summary_numbers():
+    lines = verdict(fake_summary(3, +0.0132, (-0.0155, 0.0402)), "On Ped2")
+    assert not any(line.startswith("Not finished") for line in lines)
+    assert lines[0] == (
+        "On Ped2 (lite), over 3 paired seed(s), removing the memory changes the frame AUC by "
+        "+1.32 points (seed by seed: +1.32, +1.32, +1.32; 95 % interval over test videos "
+        "-1.55 to +4.02): the memory makes no difference this study can detect."
+    )
+    assert "PSNR alone scores 92.00 ± 1.00 against 91.00 ± 1.00 for Eq. 16 (+1.00" in lines[1]
+    assert "takes away from" in lines[1]
+    assert "cos(q, nearest item) 0.9997" in lines[2] and "(flat: 0.10)" in lines[2]
+    assert "7.0 of 10 items used" in lines[2] and "0.001 % of the queries" in lines[2]
+    assert lines[3].endswith("no_read 15.0 % (+0.10), mean_item 4.0 % (+0.07).")
+    assert lines[4] == (
+        "Switching the test-time update off (same weights) changes the AUC by +0.40 points "
+        "(seed by seed: +0.40, +0.40, +0.40)."
+    )
+    unfinished = verdict(fake_summary(2, +0.0132, (-0.0155, 0.0402)))
+    assert unfinished[0].startswith("Not finished: 2 of 3 seeds with memory and 2 of 3")
+    assert unfinished[1].startswith("In this study (lite)")
+    assert unfinished[1].endswith(": too few seeds to conclude.")
+    empty = fake_summary(3, 0.0, (0.0, 0.0))
+    del empty["variants"]["no-memory"]
+    assert verdict(empty)[0].startswith("Not finished: 3 of 3 seeds with memory and 0 of 3")
+
+
+def test_study_table_has_a_row_per_variant_with_every_seed():
+    table = study_table(fake_summary(3, -0.02, (-0.03, -0.01))).splitlines()
+    assert len(table) == 2 + 3
+    assert table[2].startswith("| memory | 0, 1, 2 | 91.00 ± 1.00 | 90.00, 91.00, 92.00 |")
+    assert table[2].endswith("| (reference) | 60, 61, 62 |")
+    assert "| -2.00 [-3.00, -1.00] |" in table[3]
+    assert table[4].endswith("| (same weights) |")
+
+
+def readme(tmp_path: Path, summary: dict, body: str = "old text\n") -> Path:
+    (tmp_path / "docs").mkdir(exist_ok=True)
+    (tmp_path / "docs" / "s.json").write_text(json.dumps(summary))
+    path = tmp_path / "README.md"
+    path.write_text(
+        "# Title\n\nbefore\n\n<!-- study-summary: docs/s.json On Ped2 -->\n"
+        f"{body}<!-- /study-summary -->\n\nafter\n"
+    )
+    return path
+
+
+def test_refresh_readme_rewrites_only_the_block(tmp_path, capsys):
+    summary = fake_summary(3, -0.02, (-0.03, -0.01))
+    path = readme(tmp_path, summary)
+    assert refresh_main([str(path), "--check"]) == 1
+    assert "out of date" in capsys.readouterr().out
+    assert refresh_main([str(path)]) == 0
+    text = path.read_text()
+    assert text.startswith("# Title\n\nbefore\n\n<!-- study-summary: docs/s.json On Ped2 -->\n")
+    assert text.endswith("<!-- /study-summary -->\n\nafter\n")
+    assert readme_block(summary, "docs/s.json", "On Ped2") in text
+    assert "the memory helps." in text and "old text" not in text
+    assert refresh_main([str(path), "--check"]) == 0
+    changed = copy.deepcopy(summary)
+    changed["variants"]["memory"]["frame_auc"]["values"][0] = 0.5
+    (tmp_path / "docs" / "s.json").write_text(json.dumps(changed))
+    assert refresh_main([str(path), "--check"]) == 1  # the README no longer states the file
+
+
+def test_refresh_readme_names_a_missing_summary(tmp_path):
+    path = readme(tmp_path, fake_summary(3, 0.0, (0.0, 0.0)))
+    (tmp_path / "docs" / "s.json").unlink()
+    with pytest.raises(SystemExit, match=r"s\.json: cannot read the study summary"):
+        refresh_main([str(path)])
+
+
+def test_the_readme_states_the_committed_study_summaries():
+    """Every study block of the README equals what its committed summary gives."""
+    assert "<!-- study-summary: docs/studies/ped2-summary.json" in (ROOT / "README.md").read_text()
+    assert refresh_main([str(ROOT / "README.md"), "--check"]) == 0
