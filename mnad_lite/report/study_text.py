@@ -82,14 +82,15 @@ def verdict(
     ``summary``: how far the study got, the paired difference and its interval (with a
     verdict only at ``seeds_needed`` seeds each), PSNR alone against Eq. 16, the memory
     diagnostics and probes, and the test-time update. ``where`` opens the sentence with
-    the difference ("On Ped2")."""
+    the difference ("On Ped2"). A summary without the baseline variant (a study that
+    does not compare with it, or none of its runs finished) gets no comparison."""
     variants = summary["variants"]
     name = summary["reference"]
     mem = variants.get(name)
     effect = memory_effect(summary, baseline, seeds_needed)
     lines = []
     n_ref, n_base = effect["seeds_reference"], effect["seeds_baseline"]
-    if effect["word"] is None:
+    if effect["word"] is None and baseline in variants:
         lines.append(
             f"Not finished: {n_ref} of {seeds_needed} seeds with memory and {n_base} of "
             f"{seeds_needed} without are in the summary, so no verdict is drawn yet."

@@ -122,7 +122,7 @@ def test_verdict_sentences_state_the_summary_numbers():
     assert unfinished[1].endswith(": too few seeds to conclude.")
     empty = fake_summary(3, 0.0, (0.0, 0.0))
     del empty["variants"]["no-memory"]
-    assert verdict(empty)[0].startswith("Not finished: 3 of 3 seeds with memory and 0 of 3")
+    assert verdict(empty)[0].startswith("With memory, PSNR alone")  # no comparison to draw
 
 
 def test_study_table_has_a_row_per_variant_with_every_seed():
