@@ -8,9 +8,11 @@ notebook 06 state the same numbers as the file they were computed from.
 A verdict on the memory is drawn only when both the reference (``memory``) and the
 baseline (``no-memory``) have ``seeds_needed`` seeds. It follows the paired difference
 (seed s with memory against seed s without) and its bootstrap interval over the test
-videos (:func:`mnad_lite.pipeline.study.paired_bootstrap`): the memory *helps* when the
-whole interval says removing it lowers the AUC, *hurts* when the whole interval says the
-opposite, and otherwise makes no difference this study can detect.
+videos (:func:`mnad_lite.pipeline.study.paired_bootstrap`). The interval covers the choice
+of test videos, not the training seed, so both must agree: the memory *helps* when the
+whole interval says removing it lowers the AUC and so does every seed's own difference,
+*hurts* when both say the opposite, and otherwise makes no difference this study can
+detect.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ SEEDS_NEEDED = 3
 
 
 def _num(stat: dict[str, Any] | None, scale: float = 100.0, digits: int = 2) -> str:
-    """ "mean ± std" of a summary statistic ("mean" alone for one seed; "" if none)."""
+    """The text "mean ± std" of a summary statistic (the mean alone for one seed)."""
     if not stat or stat.get("mean") is None:
         return ""
     text = f"{scale * stat['mean']:.{digits}f}"
@@ -62,13 +64,13 @@ def memory_effect(
         "per_seed": {k: 100 * v for k, v in d.get("per_seed", {}).items()},
     }
     if n_ref >= seeds_needed and n_base >= seeds_needed and d["seeds"] >= seeds_needed:
-        out["word"] = (
-            "helps"
-            if hi < 0
-            else "hurts"
-            if lo > 0
-            else "makes no difference this study can detect"
-        )
+        seeds = list(out["per_seed"].values())
+        if hi < 0 and seeds and max(seeds) < 0:
+            out["word"] = "helps"
+        elif lo > 0 and seeds and min(seeds) > 0:
+            out["word"] = "hurts"
+        else:
+            out["word"] = "makes no difference this study can detect"
     return out
 
 

@@ -99,6 +99,15 @@ def test_memory_effect_words_follow_the_interval_and_the_seed_count(seeds, diff,
     assert (effect["seeds_reference"], effect["seeds_baseline"]) == (seeds, seeds)
 
 
+def test_seeds_that_disagree_give_no_verdict_even_with_a_clear_interval():
+    summary = fake_summary(3, -0.02, (-0.03, -0.01))
+    per_seed = summary["variants"]["no-memory"]["vs_reference"]["per_seed"]
+    per_seed.update({"0": -0.05, "1": -0.02, "2": 0.01})
+    assert memory_effect(summary)["word"] == "makes no difference this study can detect"
+    per_seed["2"] = -0.001
+    assert memory_effect(summary)["word"] == "helps"
+
+
 def test_verdict_sentences_state_the_summary_numbers():
     lines = verdict(fake_summary(3, +0.0132, (-0.0155, 0.0402)), "On Ped2")
     assert not any(line.startswith("Not finished") for line in lines)
