@@ -651,8 +651,12 @@ def dumps_compact(data: Any, width: int = 100, indent: str = "") -> str:
 
 
 def write_compact_summary(summary_json: str | Path, out: str | Path) -> dict[str, Any]:
-    """Read a study's ``summary.json``, write :func:`compact_summary` of it to ``out``."""
+    """Read a study's ``summary.json``, write :func:`compact_summary` of it to ``out``;
+    with the study's ``choice.json`` (``study --choose``) beside it, as ``choice``."""
     compact = compact_summary(json.loads(Path(summary_json).read_text()))
+    choice = Path(summary_json).parent / "choice.json"
+    if choice.is_file():
+        compact["choice"] = _round(json.loads(choice.read_text()), 6)
     write_text_atomic(Path(out), dumps_compact(compact) + "\n")
     return compact
 

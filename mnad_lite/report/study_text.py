@@ -193,17 +193,32 @@ def study_table(summary: dict[str, Any]) -> str:
 
 
 def readme_block(summary: dict[str, Any], source: str, where: str = "In this study") -> str:
-    """The README's text for one study: a header line, the table, the mechanism table
+    """The README's text for one study: a header line, the choice among its variants
+    when the summary holds one (``study --choose``), the table, the mechanism table
     (:func:`mnad_lite.pipeline.study.mechanism_table`) and the verdict sentences."""
     from mnad_lite.pipeline.study import mechanism_table
 
+    choice = summary.get("choice")
+    chosen = []
+    if choice:
+        errors = sorted(choice["held_out_error"].items(), key=lambda kv: kv[1])
+        size = "x".join(map(str, choice["size"]))
+        chosen = [
+            f"Chosen by {choice['rule']}, the prediction error on the held-out training "
+            f"videos at {size} gray: **{choice['chosen']}** ("
+            + ", ".join(f"{name} {error:.4g}" for name, error in errors)
+            + ").",
+            "",
+        ]
     finished = "; ".join(
         f"{n} seeds {', '.join(map(str, v['seeds']))}" for n, v in summary["variants"].items()
     )
     return "\n".join(
         [
             f"Study `{summary['study']}`, preset `{summary['preset']}`, summary written "
-            f"{summary['date']} on {summary['machine']} (`{source}`). Finished: {finished}. "
+            f"{summary['date']} on {summary['machine']} (`{source}`). Finished: {finished}.",
+            "",
+            *chosen,
             "Frame AUC in %, mean ± std over seeds:",
             "",
             study_table(summary),

@@ -327,6 +327,16 @@ def test_compact_summary_keeps_what_the_reports_read(study, tmp_path):
     cli_target = tmp_path / "cli-summary.json"
     assert main(["study", "--out", str(out), "--summary-only", "--compact", str(cli_target)]) == 0
     assert cli_target.read_text() == target.read_text()
+    # a study that chose among its variants (study --choose) keeps the choice
+    chose = tmp_path / "chose"
+    chose.mkdir()
+    (chose / "summary.json").write_text(source.read_text())
+    choice = {"rule": "r", "size": [128, 128], "held_out_error": {"memory": 0.1234567891}}
+    (chose / "choice.json").write_text(json.dumps({**choice, "chosen": "memory"}))
+    with_choice = write_compact_summary(chose / "summary.json", tmp_path / "c.json")
+    assert with_choice["choice"]["chosen"] == "memory"
+    assert with_choice["choice"]["held_out_error"]["memory"] == pytest.approx(0.123457)
+    assert {k: v for k, v in with_choice.items() if k != "choice"} == written
 
 
 def test_dumps_compact_is_json_with_short_lines():

@@ -143,6 +143,22 @@ def test_study_table_has_a_row_per_variant_with_every_seed():
     assert table[4].endswith("| (same weights) |")
 
 
+def test_readme_block_states_the_choice_when_the_summary_has_one():
+    summary = fake_summary(3, -0.02, (-0.03, -0.01))
+    assert "Chosen by" not in readme_block(summary, "s.json")
+    summary["choice"] = {
+        "rule": "lowest held-out error (mnad_lite.pipeline.select), no test labels",
+        "size": [128, 128],
+        "held_out_error": {"memory": 0.0021, "no-memory": 0.00185},
+        "chosen": "no-memory",
+    }
+    block = readme_block(summary, "s.json")
+    assert (
+        "the prediction error on the held-out training videos at 128x128 gray: "
+        "**no-memory** (no-memory 0.00185, memory 0.0021)." in block
+    )
+
+
 def readme(tmp_path: Path, summary: dict, body: str = "old text\n") -> Path:
     (tmp_path / "docs").mkdir(exist_ok=True)
     (tmp_path / "docs" / "s.json").write_text(json.dumps(summary))
