@@ -90,7 +90,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--grid", help="builtin grid (ped2, quick) or a study .json")
     p.add_argument("--data", type=Path, help="dataset root (any layout)")
-    p.add_argument("--out", required=True, type=Path, help="study folder (resumed if it exists)")
+    p.add_argument(
+        "--out",
+        required=True,
+        type=Path,
+        help="study folder (resumed if it exists; processes sharing it train each run once)",
+    )
     p.add_argument("--only", help="comma-separated variants to run (default: all)")
     p.add_argument("--max-runs", type=int, help="stop after this many new trainings")
     p.add_argument("--summary-only", action="store_true", help="summarise what is finished")
