@@ -100,6 +100,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--max-runs", type=int, help="stop after this many new trainings")
     p.add_argument("--summary-only", action="store_true", help="summarise what is finished")
     p.add_argument(
+        "--status",
+        action="store_true",
+        help="where each run stands (epochs, minutes, which process is on it); changes nothing",
+    )
+    p.add_argument(
         "--compact",
         type=Path,
         metavar="FILE",
@@ -237,6 +242,11 @@ def cmd_study(args: argparse.Namespace) -> int:
         write_compact_summary,
     )
 
+    if args.status:
+        from mnad_lite.pipeline.study import status_text, study_status
+
+        print(status_text(study_status(args.out, load_grid(args.grid) if args.grid else None)))
+        return 0
     if args.choose:
         from mnad_lite.pipeline.select import choose_in_study
 

@@ -389,6 +389,89 @@ def run_study(
     return summary
 
 
+def study_status(out: str | Path, spec: StudySpec | None = None) -> list[dict[str, Any]]:
+    """Where a study stands, run by run, without touching it: one dict per (variant, seed)
+    in the order the runner makes them, with ``variant``, ``seed``, ``epochs`` (logged),
+    ``of`` (configured), ``minutes`` (logged training time), ``state`` ("finished",
+    "evaluating", "training", "not started" or "waits for <variant>"), ``frame_auc``
+    (finished runs) and ``claim`` (the id of the live process holding the run, "stale"
+    for a claim whose process is gone, or None).
+
+    ``spec`` defaults to the grid stored in the folder (``study.json``).
+    """
+    out = Path(out)
+    stored = out / "study.json"
+    if spec is None:
+        if not stored.is_file():
+            raise ConfigError(
+                f"{stored}: no study here; run `mnad-lite study --grid G --out {out}`"
+            )
+        spec = StudySpec.from_dict(json.loads(stored.read_text()))
+    rows = []
+    for variant, seed in spec.runs():
+        run = run_dir(out, variant, seed)
+        weights = (
+            run_dir(out, spec.variant(variant.weights_from), seed) if variant.weights_from else run
+        )
+        log_path = weights / "log.jsonl"
+        log = (
+            [json.loads(x) for x in log_path.read_text().splitlines() if x.strip()]
+            if log_path.is_file()
+            else []
+        )
+        epochs = spec.config(variant, seed).epochs
+        claim = None
+        if (run / CLAIM).is_file():
+            try:
+                holder = json.loads((run / CLAIM).read_text())
+                pid = int(holder["pid"])
+                alive = holder.get("host") != platform.node() or _alive(pid)
+            except (OSError, ValueError, KeyError, TypeError):
+                pid, alive = -1, False
+            claim = pid if alive else "stale"
+        frame_auc = None
+        if (run / "eval.json").is_file():
+            state = "finished"
+            frame_auc = json.loads((run / "eval.json").read_text()).get("frame_auc")
+        elif variant.weights_from and not (weights / "eval.json").is_file():
+            state = f"waits for {variant.weights_from}"
+        elif variant.weights_from or (len(log) >= epochs and (run / "model.pt").is_file()):
+            state = "evaluating"
+        else:
+            state = "training" if log or (run / "last.pt").is_file() else "not started"
+        rows.append(
+            {
+                "variant": variant.name,
+                "seed": seed,
+                "epochs": len(log),
+                "of": epochs,
+                "minutes": sum(e.get("seconds", 0.0) for e in log) / 60,
+                "state": state,
+                "frame_auc": frame_auc,
+                "claim": claim,
+            }
+        )
+    return rows
+
+
+def status_text(rows: list[dict[str, Any]]) -> str:
+    """:func:`study_status` as a fixed-width table, one line per run."""
+    lines = [f"{'variant':<24} {'seed':>4} {'epochs':>7} {'min':>6}  state"]
+    for r in rows:
+        state = r["state"]
+        if r["frame_auc"] is not None:
+            state += f", frame AUC {100 * r['frame_auc']:.2f}"
+        if r["claim"] == "stale":
+            state += " (stale claim: its process is gone; the next run takes it over)"
+        elif r["claim"] is not None:
+            state += f" (process {r['claim']} is on it)"
+        elif r["state"] in ("training", "evaluating"):
+            state += " (no process is on it: run the study again to resume)"
+        epochs = f"{r['epochs']:>3}/{r['of']:<3}"
+        lines.append(f"{r['variant']:<24} {r['seed']:>4} {epochs} {r['minutes']:>6.1f}  {state}")
+    return "\n".join(lines)
+
+
 def _unfinished(run: Path, epochs: int) -> bool:
     log_path = run / "log.jsonl"
     if not log_path.is_file():

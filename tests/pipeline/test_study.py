@@ -32,6 +32,8 @@ from mnad_lite.pipeline.study import (
     run_study,
     seed_change,
     seed_values,
+    status_text,
+    study_status,
     summarize,
     write_compact_summary,
 )
@@ -228,6 +230,60 @@ def test_two_processes_share_a_study_and_train_each_run_once(quick_data, tmp_pat
             assert len((run / "log.jsonl").read_text().splitlines()) == 1
             assert (run / "eval.json").is_file()
     assert not list(out.rglob(".claim"))
+
+
+def test_status_says_where_every_run_stands(tmp_path, capsys):
+    spec = tiny_grid()
+    spec.base = {"epochs": 3}
+    out = tmp_path / "study"
+    with pytest.raises(ConfigError, match="no study here"):
+        study_status(out)
+    out.mkdir()
+    (out / "study.json").write_text(json.dumps(spec.to_dict()))
+    entry = json.dumps({"epoch": 0, "seconds": 30.0}) + "\n"
+    finished = out / "memory" / "seed0"
+    finished.mkdir(parents=True)
+    (finished / "log.jsonl").write_text(entry * 3)
+    (finished / "model.pt").write_bytes(b"")
+    (finished / "eval.json").write_text(json.dumps({"frame_auc": 0.9123}))
+    _claim(out / "memory" / "seed1", os.getppid())
+    (out / "memory" / "seed1" / "log.jsonl").write_text(entry)
+    interrupted = out / "no-memory" / "seed0"
+    interrupted.mkdir(parents=True)
+    (interrupted / "log.jsonl").write_text(entry * 2)
+    (interrupted / "last.pt").write_bytes(b"")
+    _claim(out / "no-memory" / "seed1", _gone_pid())
+    rows = {(r["variant"], r["seed"]): r for r in study_status(out)}
+    assert len(rows) == 6
+    assert rows["memory", 0] | {"minutes": 0} == {
+        "variant": "memory",
+        "seed": 0,
+        "epochs": 3,
+        "of": 3,
+        "minutes": 0,
+        "state": "finished",
+        "frame_auc": 0.9123,
+        "claim": None,
+    }
+    assert rows["memory", 0]["minutes"] == pytest.approx(1.5)
+    assert (rows["memory", 1]["state"], rows["memory", 1]["claim"]) == ("training", os.getppid())
+    assert rows["memory-no-test-update", 0]["state"] == "evaluating"  # its source is done
+    assert rows["memory-no-test-update", 1]["state"] == "waits for memory"
+    assert (rows["no-memory", 0]["state"], rows["no-memory", 0]["epochs"]) == ("training", 2)
+    assert (rows["no-memory", 1]["state"], rows["no-memory", 1]["claim"]) == (
+        "not started",
+        "stale",
+    )
+    text = status_text(study_status(out)).splitlines()
+    assert len(text) == 7
+    assert "finished, frame AUC 91.23" in text[1]
+    assert f"(process {os.getppid()} is on it)" in "".join(text)
+    assert "training (no process is on it: run the study again to resume)" in "".join(text)
+    from mnad_lite.cli import main
+
+    assert main(["study", "--out", str(out), "--status"]) == 0
+    assert capsys.readouterr().out.splitlines() == text
+    assert not (out / "summary.json").exists()  # --status changes nothing
 
 
 def test_a_changed_definition_is_refused(study, quick_data):
