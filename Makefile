@@ -14,7 +14,8 @@ CHROMIUM ?= $(shell command -v chromium || command -v chromium-browser)
 BROWSER_ARTIFACTS ?= build/browser
 SITE ?= build/site
 
-.PHONY: setup demo test lint unit notebooks bench clean site test-browser browser-if-available
+.PHONY: setup demo test lint unit notebooks bench clean site test-browser browser-if-available \
+	refresh-ped2
 
 setup: $(STAMP)
 
@@ -59,6 +60,18 @@ site: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) benchmarks/memory_bench.py
+
+# After Ped2 study runs finish: the committed summary, then everything that states it
+# (notebook 06 section 4, notebook 05's Ped2 cell, the README block). STUDY: the study folder.
+STUDY ?= runs/study-ped2
+refresh-ped2: $(STAMP)
+	$(PY) -m mnad_lite study --out $(STUDY) --summary-only \
+		--compact docs/studies/ped2-summary.json >/dev/null
+	$(PY) scripts/refresh_section.py notebooks/06_experiments.ipynb "## 4."
+	$(PY) scripts/refresh_section.py notebooks/05_evaluation.ipynb \
+		"### The same three facts on UCSD Ped2"
+	$(PY) scripts/clean_notebooks.py notebooks/05_evaluation.ipynb notebooks/06_experiments.ipynb
+	$(PY) scripts/refresh_readme.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache
