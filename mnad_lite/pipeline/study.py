@@ -46,6 +46,7 @@ import numpy as np
 from mnad_lite.errors import ConfigError
 from mnad_lite.metrics import rank_auc
 from mnad_lite.report.results import read_scores_csv, write_text_atomic
+from mnad_lite.report.study_text import mechanism_table
 
 #: The per-run numbers the summary reports (keys of eval.json), in order.
 METRICS = ("frame_auc", "frame_auc_global", "frame_auc_macro", "psnr_auc", "distance_auc", "eer")
@@ -803,39 +804,6 @@ def markdown(summary: dict[str, Any]) -> str:
     lines += ["", mechanism_table(summary)]
     kinds_table = kind_markdown(summary)
     return "\n".join(lines + ([""] + kinds_table if kinds_table else []))
-
-
-def mechanism_table(summary: dict[str, Any]) -> str:
-    """The memory diagnostics of the last epoch and the test-time probes, mean over seeds.
-
-    Probes: the change of the paper-protocol frame AUC (points) when one path into the
-    decoder is cut (:mod:`mnad_lite.pipeline.probe`), and how far cutting the read items
-    moves the prediction, in units of its own error.
-    """
-    cuts = ("mean_item", "no_read", "no_query", "no_deep_skip")
-    lines = [
-        "| variant | items used (of M) | usage entropy | cos(q, p_p) | max read weight "
-        "| hinge active (%) | " + " | ".join(f"Δ AUC {c}" for c in cuts) + " | change no_read |",
-        "|---|---|---|---|---|---|" + "---|" * len(cuts) + "---|",
-    ]
-
-    def mean(v: dict[str, Any], key: str, scale: float = 1.0, digits: int = 3, fmt="f") -> str:
-        stats = v.get(key)
-        if not stats or stats["mean"] is None:
-            return ""
-        return f"{scale * stats['mean']:.{digits}{fmt}}"
-
-    for name, v in summary["variants"].items():
-        if v["weights_from"]:
-            continue
-        lines.append(
-            f"| {name} | {mean(v, 'items_used', digits=1)} | {mean(v, 'usage_entropy', digits=2)} "
-            f"| {mean(v, 'cos_nearest', digits=4)} | {mean(v, 'max_read_weight')} "
-            f"| {mean(v, 'hinge_active', 100.0, 2, 'g')} | "
-            + " | ".join(mean(v, f"probe_{c}_auc_change", 100.0, 2) for c in cuts)
-            + f" | {mean(v, 'probe_no_read_change_ratio', digits=2)} |"
-        )
-    return "\n".join(lines)
 
 
 def kind_markdown(summary: dict[str, Any]) -> list[str]:

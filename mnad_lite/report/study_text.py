@@ -159,6 +159,39 @@ def verdict(
     return lines
 
 
+def mechanism_table(summary: dict[str, Any]) -> str:
+    """The memory diagnostics of the last epoch and the test-time probes, mean over seeds.
+
+    Probes: the change of the paper-protocol frame AUC (points) when one path into the
+    decoder is cut (:mod:`mnad_lite.pipeline.probe`), and how far cutting the read items
+    moves the prediction, in units of its own error.
+    """
+    cuts = ("mean_item", "no_read", "no_query", "no_deep_skip")
+    lines = [
+        "| variant | items used (of M) | usage entropy | cos(q, p_p) | max read weight "
+        "| hinge active (%) | " + " | ".join(f"Δ AUC {c}" for c in cuts) + " | change no_read |",
+        "|---|---|---|---|---|---|" + "---|" * len(cuts) + "---|",
+    ]
+
+    def mean(v: dict[str, Any], key: str, scale: float = 1.0, digits: int = 3, fmt="f") -> str:
+        stats = v.get(key)
+        if not stats or stats["mean"] is None:
+            return ""
+        return f"{scale * stats['mean']:.{digits}{fmt}}"
+
+    for name, v in summary["variants"].items():
+        if v["weights_from"]:
+            continue
+        lines.append(
+            f"| {name} | {mean(v, 'items_used', digits=1)} | {mean(v, 'usage_entropy', digits=2)} "
+            f"| {mean(v, 'cos_nearest', digits=4)} | {mean(v, 'max_read_weight')} "
+            f"| {mean(v, 'hinge_active', 100.0, 2, 'g')} | "
+            + " | ".join(mean(v, f"probe_{c}_auc_change", 100.0, 2) for c in cuts)
+            + f" | {mean(v, 'probe_no_read_change_ratio', digits=2)} |"
+        )
+    return "\n".join(lines)
+
+
 def study_table(summary: dict[str, Any]) -> str:
     """Markdown: one row per variant, frame AUC in % (mean ± std, every seed), the other
     evaluation choices, the paired difference against the reference and training time."""
@@ -195,9 +228,7 @@ def study_table(summary: dict[str, Any]) -> str:
 def readme_block(summary: dict[str, Any], source: str, where: str = "In this study") -> str:
     """The README's text for one study: a header line, the choice among its variants
     when the summary holds one (``study --choose``), the table, the mechanism table
-    (:func:`mnad_lite.pipeline.study.mechanism_table`) and the verdict sentences."""
-    from mnad_lite.pipeline.study import mechanism_table
-
+    (:func:`mechanism_table`) and the verdict sentences."""
     choice = summary.get("choice")
     chosen = []
     if choice:
