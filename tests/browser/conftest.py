@@ -161,6 +161,8 @@ def lab(chromium: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab
     folder = base / "notebooks"
     folder.mkdir()
     (base / "cache").mkdir()
+    # the committed study summaries the notebooks read as ../docs/studies/*.json
+    shutil.copytree(ROOT / "docs" / "studies", base / "docs" / "studies")
 
     env = dict(os.environ)
     env.update(
