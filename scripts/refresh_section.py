@@ -7,7 +7,8 @@ reads ``docs/studies/ped2-summary.json``, which grows as the Ped2 study's seeds 
 need not be re-run in full (hours in full mode). This runs, in a fresh kernel with the
 notebook's folder as working directory, the code cells of the setup section and then the
 code cells of the target section, and writes the target section's new outputs back
-into the notebook (execution counts stay as stored, the order of a full run); every
+into the notebook (execution counts stay as stored, the order of a full run; a cell new
+since that run is numbered into that order, the later cells shifted by one); every
 other cell keeps its stored outputs. A section starts at the markdown cell whose first
 line starts with the given heading text and ends before the next markdown cell that
 starts with ``## ``. The setup section's
@@ -52,6 +53,23 @@ def section(cells: list[dict], heading: str) -> list[int]:
     return list(range(start, end))
 
 
+def _number_new_cell(cells: list[dict], index: int) -> None:
+    """Number a cell added since the last full run as a full run would: one after the
+    code cell before it, every later code cell (and its results) one further on."""
+    before = [c.get("execution_count") or 0 for c in cells[:index] if c["cell_type"] == "code"]
+    cells[index]["execution_count"] = max(before, default=0) + 1
+    for cell in cells[index + 1 :]:
+        if cell["cell_type"] != "code" or cell.get("execution_count") is None:
+            continue
+        cell["execution_count"] += 1
+        for out in cell.get("outputs", []):
+            if out.get("execution_count") is not None:
+                out["execution_count"] += 1
+    for out in cells[index].get("outputs", []):
+        if "execution_count" in out:
+            out["execution_count"] = cells[index]["execution_count"]
+
+
 def refresh(path: Path, heading: str, setup: str = "## Setup", timeout: int = 600) -> list[int]:
     """Execute ``setup`` then ``heading``'s code cells; store the latter's outputs.
 
@@ -86,8 +104,8 @@ def refresh(path: Path, heading: str, setup: str = "## Setup", timeout: int = 60
     for k, i in enumerate(target_ids):
         done = mini.cells[len(setup_ids) + k]
         raw["cells"][i]["outputs"] = json.loads(json.dumps(done.outputs))
-        if raw["cells"][i].get("execution_count") is None:  # else the notebook's order stays
-            raw["cells"][i]["execution_count"] = done.execution_count
+        if raw["cells"][i].get("execution_count") is None:
+            _number_new_cell(raw["cells"], i)  # else the notebook's order stays
     path.write_text(json.dumps(raw, indent=1, sort_keys=True, ensure_ascii=False) + "\n")
     return target_ids
 

@@ -68,3 +68,20 @@ def test_a_failing_cell_leaves_the_notebook_unchanged(tmp_path):
     with pytest.raises(SystemExit, match="FileNotFoundError.*unchanged"):
         refresh(path, "## 2.")
     assert path.read_bytes() == before
+
+
+def test_a_new_cell_is_numbered_into_the_stored_order(tmp_path):
+    (tmp_path / "value.txt").write_text("5")
+    path = notebook(tmp_path / "nb.ipynb", "value.txt")
+    nb = nbformat.read(path, as_version=4)
+    for n, cell in enumerate(c for c in nb.cells if c.cell_type == "code"):
+        cell.execution_count = n + 1  # a full run: 1, 2, 3, 4, 5
+    new = nbformat.v4.new_code_cell("1 + 1")  # added to section 2 since, never run
+    nb.cells.insert(7, new)
+    nbformat.write(nb, path)
+    assert refresh(path, "## 2.") == [6, 7, 9]
+    nb = nbformat.read(path, as_version=4)
+    counts = [c.execution_count for c in nb.cells if c.cell_type == "code"]
+    assert counts == [1, 2, 3, 4, 5, 6]
+    assert nb.cells[7].outputs[0]["execution_count"] == 4  # the result of 1 + 1
+    assert nb.cells[7].outputs[0]["data"]["text/plain"] == "2"
