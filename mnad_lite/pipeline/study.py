@@ -275,43 +275,52 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def _claim_holder(path: Path) -> tuple[int, bool, bool] | None:
+    """(process id, whether it is this process, whether it may still be alive) of the
+    claim at ``path``; None without a claim. An unreadable or half-written claim is stale
+    (-1, False, False); a claim from another host cannot be checked and counts as alive."""
+    try:
+        holder = json.loads(path.read_text())
+        pid, host = int(holder["pid"]), holder.get("host")
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, KeyError, TypeError):
+        return -1, False, False
+    here = host == platform.node()
+    return pid, here and pid == os.getpid(), not here or (pid > 0 and _alive(pid))
+
+
 def claim_run(run: Path) -> int | None:
     """Claim ``run`` for this process: None if claimed, else the id of the live process
     that holds it. A claim whose process is gone (killed, machine restarted) is taken over.
     """
     run.mkdir(parents=True, exist_ok=True)
     path = run / CLAIM
-    host = platform.node()
     for _ in range(2):
         try:
             fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
         except FileExistsError:
-            try:
-                holder = json.loads(path.read_text())
-                pid, its_host = int(holder["pid"]), holder.get("host")
-            except (OSError, ValueError, KeyError, TypeError):
-                pid, its_host = -1, host  # unreadable or half written: treat as stale
-            if its_host == host and pid == os.getpid():
+            holder = _claim_holder(path)
+            if holder is None:  # released meanwhile
+                continue
+            pid, mine, alive = holder
+            if mine:
                 return None
-            if its_host != host or (pid > 0 and _alive(pid)):
+            if alive:
                 return pid
             path.unlink(missing_ok=True)  # stale: its process is gone
             continue
         with os.fdopen(fd, "w") as f:
-            json.dump({"pid": os.getpid(), "host": host}, f)
+            json.dump({"pid": os.getpid(), "host": platform.node()}, f)
         return None
     return -1  # another process took it over between our two tries
 
 
 def release_run(run: Path) -> None:
     """Drop this process's claim on ``run`` (a claim of another process is left alone)."""
-    path = run / CLAIM
-    try:
-        holder = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return
-    if holder.get("pid") == os.getpid() and holder.get("host") == platform.node():
-        path.unlink(missing_ok=True)
+    holder = _claim_holder(run / CLAIM)
+    if holder is not None and holder[1]:
+        (run / CLAIM).unlink(missing_ok=True)
 
 
 def run_study(
@@ -421,15 +430,8 @@ def study_status(out: str | Path, spec: StudySpec | None = None) -> list[dict[st
             else []
         )
         epochs = spec.config(variant, seed).epochs
-        claim = None
-        if (run / CLAIM).is_file():
-            try:
-                holder = json.loads((run / CLAIM).read_text())
-                pid = int(holder["pid"])
-                alive = holder.get("host") != platform.node() or _alive(pid)
-            except (OSError, ValueError, KeyError, TypeError):
-                pid, alive = -1, False
-            claim = pid if alive else "stale"
+        holder = _claim_holder(run / CLAIM)
+        claim = None if holder is None else holder[0] if holder[2] else "stale"
         frame_auc = None
         if (run / "eval.json").is_file():
             state = "finished"
