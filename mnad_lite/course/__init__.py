@@ -25,6 +25,7 @@ from mnad_lite.course.tools import (
     markdown_table,
     ped2_results,
     scale_box,
+    study_file,
     trace_shapes,
     training_speed,
 )
@@ -49,6 +50,7 @@ __all__ = [
     "read_jsonl",
     "run_key",
     "scale_box",
+    "study_file",
     "trace_shapes",
     "training_speed",
 ]

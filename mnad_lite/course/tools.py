@@ -1,5 +1,5 @@
 """Small helpers of the course notebooks: tensor shapes through the network, training
-speed, the stored Ped2 results and Markdown tables."""
+speed, the stored Ped2 results, the committed study files and Markdown tables."""
 
 from __future__ import annotations
 
@@ -10,6 +10,33 @@ from pathlib import Path
 from typing import Any
 
 from mnad_lite.engine.config import Config
+from mnad_lite.errors import MNADError
+
+
+def study_file(name: str, start: str | Path = ".") -> Path:
+    """The committed study file ``docs/studies/<name>`` (a grid or a compact summary).
+
+    A notebook runs from ``notebooks/``, so it looks in ``../docs/studies`` first, then in
+    ``docs/studies`` below ``start`` (a run from the repository root), then in the checkout
+    the package was installed from (``pip install -e .``), so a notebook copied to another
+    folder still finds it. Raises :class:`MNADError` naming every place it looked.
+    """
+    import mnad_lite
+
+    start = Path(start)
+    places = [
+        start / ".." / "docs" / "studies",
+        start / "docs" / "studies",
+        Path(mnad_lite.__file__).resolve().parents[1] / "docs" / "studies",
+    ]
+    for folder in places:
+        if (folder / name).is_file():
+            return folder / name
+    looked = ", ".join(str(folder.resolve() / name) for folder in places)
+    raise MNADError(
+        f"study file {name} not found (looked for {looked}); the notebooks read "
+        "the repository's docs/studies/: run them from a clone of mnad_lite"
+    )
 
 
 def ped2_results(path: str | Path) -> dict[str, Any] | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import types
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -105,3 +106,28 @@ def test_box_contrast_and_scale_box():
     # inclusive pixel indices of a 240 x 360 frame -> edges on 64 x 96
     assert scale_box([0, 0, 359, 239], (240, 360), (64, 96)) == pytest.approx([0, 0, 96, 64])
     assert scale_box([90, 60, 179, 119], (240, 360), (64, 96)) == pytest.approx([24, 16, 48, 32])
+
+
+def test_study_file_is_found_from_the_notebooks_the_root_and_anywhere_else(tmp_path, monkeypatch):
+    """Notebooks read ../docs/studies; from the repository root it is docs/studies; a
+    notebook copied elsewhere falls back to the checkout the package runs from."""
+    import mnad_lite
+    from mnad_lite.course import study_file
+    from mnad_lite.errors import MNADError
+
+    repo = Path(mnad_lite.__file__).resolve().parents[1]
+    committed = repo / "docs" / "studies" / "ped2-summary.json"
+    assert study_file("ped2-summary.json", repo / "notebooks").resolve() == committed
+    assert study_file("ped2-summary.json", repo).resolve() == committed
+    assert study_file("ped2-summary.json", tmp_path).resolve() == committed
+    monkeypatch.chdir(repo / "notebooks")  # the default start: the working directory
+    assert study_file("place.json").resolve() == repo / "docs" / "studies" / "place.json"
+
+    # a local copy wins over the checkout (the course folder a learner set up)
+    (tmp_path / "docs" / "studies").mkdir(parents=True)
+    (tmp_path / "docs" / "studies" / "ped2-summary.json").write_text("{}")
+    assert study_file("ped2-summary.json", tmp_path) == tmp_path / "docs/studies/ped2-summary.json"
+
+    with pytest.raises(MNADError, match=r"study file nothing\.json not found \(looked for") as err:
+        study_file("nothing.json", tmp_path)
+    assert "\n" not in str(err.value)
