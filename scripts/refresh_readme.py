@@ -2,11 +2,13 @@
 
     python scripts/refresh_readme.py [README.md] [--check]
 
-A block is everything between ``<!-- study-summary: PATH [WHERE] -->`` and
-``<!-- /study-summary -->``; PATH (relative to the README) is a study summary
-(``docs/studies/<study>-summary.json``) and the optional WHERE opens the verdict's sentence
-("On Ped2"). The block becomes :func:`mnad_lite.report.study_text.readme_block` of it: the
-table, the mechanism table and the verdict, so the README states exactly the file's numbers.
+A block is everything between ``<!-- study-summary: PATH [published=DATASET] [WHERE] -->``
+and ``<!-- /study-summary -->``; PATH (relative to the README) is a study summary
+(``docs/studies/<study>-summary.json``), DATASET a key of
+:data:`mnad_lite.report.published.PUBLISHED` (the published numbers to compare with) and the
+optional WHERE opens the verdict's sentence ("On Ped2"). The block becomes
+:func:`mnad_lite.report.study_text.readme_block` of it: the table, the mechanism table, the
+published numbers and the verdict, so the README states exactly the file's numbers.
 ``--check`` changes nothing and exits 1 when a block is out of date (the test suite runs it).
 """
 
@@ -18,11 +20,12 @@ import re
 import sys
 from pathlib import Path
 
+from mnad_lite.report.published import PUBLISHED
 from mnad_lite.report.study_text import readme_block
 
 BLOCK = re.compile(
-    r"(<!-- study-summary: (?P<path>\S+)(?: (?P<where>[^>]*?))? -->\n)(?P<body>.*?)"
-    r"(<!-- /study-summary -->)",
+    r"(<!-- study-summary: (?P<path>\S+)(?: published=(?P<published>\S+))?"
+    r"(?: (?P<where>[^>]*?))? -->\n)(?P<body>.*?)(?P<end><!-- /study-summary -->)",
     re.S,
 )
 
@@ -37,8 +40,14 @@ def refresh(text: str, root: Path) -> str:
         except (OSError, json.JSONDecodeError) as err:
             raise SystemExit(f"{path}: cannot read the study summary ({err})") from None
         where = match["where"] or "In this study"
-        body = readme_block(summary, match["path"], where)
-        return f"{match.group(1)}{body}\n{match.group(5)}"
+        key = match["published"]
+        if key is not None and key not in PUBLISHED:
+            raise SystemExit(
+                f"study-summary marker of {match['path']}: no published numbers for {key!r} "
+                f"(known: {', '.join(sorted(PUBLISHED))})"
+            )
+        body = readme_block(summary, match["path"], where, PUBLISHED.get(key or "", []))
+        return f"{match.group(1)}{body}\n{match['end']}"
 
     return BLOCK.sub(block, text)
 

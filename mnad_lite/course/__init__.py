@@ -7,7 +7,6 @@ Nothing below the course layer imports it.
 
 from mnad_lite.course.cache import (
     COURSE_OVERRIDES,
-    PUBLISHED_PED2,
     cache_dir,
     cached_report,
     cached_run,
@@ -29,6 +28,7 @@ from mnad_lite.course.tools import (
     trace_shapes,
     training_speed,
 )
+from mnad_lite.report.published import PUBLISHED_PED2
 
 __all__ = [
     "COURSE_OVERRIDES",

@@ -49,15 +49,6 @@ COURSE_OVERRIDES: dict[str, Any] = {
     "eval_batch_size": 16,
 }
 
-#: Frame-level micro AUC (%) on UCSD Ped2 reported elsewhere (MNAD.md section 8).
-PUBLISHED_PED2: list[dict[str, Any]] = [
-    {"source": "MNAD paper, Table 1", "method": "pred", "memory": True, "auc": 97.0},
-    {"source": "MNAD paper, Table 1", "method": "recon", "memory": True, "auc": 90.2},
-    {"source": "[Re] MNAD (arXiv 2101.12382)", "method": "pred", "memory": True, "auc": 96.3},
-    {"source": "[Re] MNAD (arXiv 2101.12382)", "method": "recon", "memory": True, "auc": 88.4},
-    {"source": "[Re] MNAD (arXiv 2101.12382)", "method": "recon", "memory": False, "auc": 88.8},
-]
-
 
 def cache_dir() -> Path:
     """``$MNAD_CACHE`` if set, else ``~/.cache/mnad_lite``."""

@@ -225,10 +225,38 @@ def study_table(summary: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def readme_block(summary: dict[str, Any], source: str, where: str = "In this study") -> str:
+def published_line(summary: dict[str, Any], published: list[dict[str, Any]]) -> str | None:
+    """One sentence: what others published for the study's task (``published``: rows of
+    :data:`mnad_lite.report.published.PUBLISHED`) and how far this study's reference
+    variant is from the first of them; None when no row has the study's task."""
+    method = summary["config"]["method"]
+    rows = [p for p in published if p["method"] == method]
+    mem = summary["variants"].get(summary["reference"])
+    if not rows or mem is None:
+        return None
+    others = "; ".join(
+        f"{p['source']}{'' if p['memory'] else ' without memory'} {p['auc']:.1f}" for p in rows
+    )
+    first = rows[0]
+    gap = first["auc"] - 100 * mem["frame_auc"]["mean"]
+    where = "below" if gap > 0 else "above"
+    return (
+        f"Published for this task (frame AUC, paper protocol): {others}. This study's "
+        f"{summary['reference']} variant, {_num(mem['frame_auc'])} over {len(mem['seeds'])} "
+        f"seed(s), is {abs(gap):.2f} points {where} {first['source']} ({first['auc']:.1f})."
+    )
+
+
+def readme_block(
+    summary: dict[str, Any],
+    source: str,
+    where: str = "In this study",
+    published: list[dict[str, Any]] | None = None,
+) -> str:
     """The README's text for one study: a header line, the choice among its variants
     when the summary holds one (``study --choose``), the table, the mechanism table
-    (:func:`mechanism_table`) and the verdict sentences."""
+    (:func:`mechanism_table`), the published numbers for its task when ``published`` is
+    given (:func:`published_line`) and the verdict sentences."""
     choice = summary.get("choice")
     chosen = []
     if choice:
@@ -241,6 +269,10 @@ def readme_block(summary: dict[str, Any], source: str, where: str = "In this stu
             + ").",
             "",
         ]
+    lines = verdict(summary, where)
+    others = published_line(summary, published or [])
+    if others:
+        lines.insert(0, others)
     finished = "; ".join(
         f"{n} seeds {', '.join(map(str, v['seeds']))}" for n, v in summary["variants"].items()
     )
@@ -259,6 +291,6 @@ def readme_block(summary: dict[str, Any], source: str, where: str = "In this stu
             "",
             mechanism_table(summary),
             "",
-            *[f"- {line}" for line in verdict(summary, where)],
+            *[f"- {line}" for line in lines],
         ]
     )

@@ -9,7 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from mnad_lite.report.study_text import memory_effect, readme_block, study_table, verdict
+from mnad_lite.report.published import PUBLISHED
+from mnad_lite.report.study_text import (
+    memory_effect,
+    published_line,
+    readme_block,
+    study_table,
+    verdict,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "scripts"))
@@ -73,7 +80,7 @@ def fake_summary(seeds: int, diff: float, ci: tuple[float, float]) -> dict:
         "reference": "memory",
         "date": "2026-11-29",
         "machine": "x86_64, 2 cores",
-        "config": {"num_items": 10},
+        "config": {"num_items": 10, "method": "pred"},
         "variants": {
             "memory": memory,
             "no-memory": {**variant(base_auc), "vs_reference": vs},
@@ -159,15 +166,54 @@ def test_readme_block_states_the_choice_when_the_summary_has_one():
     )
 
 
-def readme(tmp_path: Path, summary: dict, body: str = "old text\n") -> Path:
+def test_published_line_compares_the_reference_with_the_first_published_row():
+    summary = fake_summary(3, -0.02, (-0.03, -0.01))  # memory: 90, 91, 92
+    rows = [
+        {"source": "Paper", "method": "pred", "memory": True, "auc": 97.0},
+        {"source": "Paper", "method": "recon", "memory": True, "auc": 90.2},  # other task
+        {"source": "Replication", "method": "pred", "memory": False, "auc": 90.5},
+    ]
+    assert published_line(summary, rows) == (
+        "Published for this task (frame AUC, paper protocol): Paper 97.0; Replication without "
+        "memory 90.5. This study's memory variant, 91.00 ± 1.00 over 3 seed(s), is 6.00 points "
+        "below Paper (97.0)."
+    )
+    rows[0]["auc"] = 90.0
+    assert published_line(summary, rows).endswith("is 1.00 points above Paper (90.0).")
+    assert published_line(summary, rows[1:2]) is None  # nothing for the study's task
+    summary["config"]["method"] = "recon"
+    assert "Paper 90.2." in published_line(summary, rows)
+    # the block carries it first among the sentences, only when asked
+    summary["config"]["method"] = "pred"
+    assert "Published for this task" not in readme_block(summary, "s.json")
+    block = readme_block(summary, "s.json", "On Ped2", PUBLISHED["ped2"])
+    opening = "\n- Published for this task (frame AUC, paper protocol): MNAD paper, Table 1 97.0; "
+    assert opening in block
+    assert "[Re] MNAD (arXiv 2101.12382) 96.3. This study's memory variant" in block
+
+
+def readme(
+    tmp_path: Path, summary: dict, body: str = "old text\n", marker: str = "docs/s.json On Ped2"
+) -> Path:
     (tmp_path / "docs").mkdir(exist_ok=True)
     (tmp_path / "docs" / "s.json").write_text(json.dumps(summary))
     path = tmp_path / "README.md"
     path.write_text(
-        "# Title\n\nbefore\n\n<!-- study-summary: docs/s.json On Ped2 -->\n"
+        f"# Title\n\nbefore\n\n<!-- study-summary: {marker} -->\n"
         f"{body}<!-- /study-summary -->\n\nafter\n"
     )
     return path
+
+
+def test_refresh_readme_adds_the_published_numbers_the_marker_names(tmp_path):
+    summary = fake_summary(3, -0.02, (-0.03, -0.01))
+    path = readme(tmp_path, summary, marker="docs/s.json published=ped2 On Ped2")
+    assert refresh_main([str(path)]) == 0
+    assert readme_block(summary, "docs/s.json", "On Ped2", PUBLISHED["ped2"]) in path.read_text()
+    assert "- On Ped2 (lite), over 3 paired seed(s)" in path.read_text()
+    path = readme(tmp_path, summary, marker="docs/s.json published=ped3 On Ped2")
+    with pytest.raises(SystemExit, match=r"s\.json: no published numbers for 'ped3' \(known: "):
+        refresh_main([str(path)])
 
 
 def test_refresh_readme_rewrites_only_the_block(tmp_path, capsys):
