@@ -74,14 +74,55 @@ def memory_effect(
     return out
 
 
+def answer(
+    summary: dict[str, Any], baseline: str = "no-memory", seeds_needed: int = SEEDS_NEEDED
+) -> str | None:
+    """The answer to "does the memory help?" in one plain sentence, opening in bold, from
+    :func:`memory_effect`; None for a study without the baseline variant."""
+    effect = memory_effect(summary, baseline, seeds_needed)
+    if baseline not in summary["variants"]:
+        return None
+    word = effect["word"]
+    if word is None:
+        return (
+            f"**Does the memory help? Not answered yet**: {effect['seeds_reference']} of "
+            f"{seeds_needed} seeds with memory and {effect['seeds_baseline']} of {seeds_needed} "
+            "without have finished."
+        )
+    diff, (lo, hi) = effect["diff"], effect["ci"]
+    seeds = ", ".join(f"{v:+.2f}" for v in effect["per_seed"].values())
+    interval = f"{100 * effect['confidence']:.0f} % interval over test videos"
+    if word == "helps":
+        head = "Yes"
+    elif word == "hurts":
+        head = "No, it hurts"
+    else:
+        signs = {v > 0 for v in effect["per_seed"].values()}
+        why = []
+        if lo <= 0 <= hi:
+            why.append(f"the {interval} ({lo:+.2f} to {hi:+.2f}) includes 0")
+        if len(signs) > 1 or 0 in effect["per_seed"].values():
+            why.append("the seeds disagree in sign")
+        return (
+            f"**Does the memory help? Not detectably**: removing it changes the frame AUC by "
+            f"{diff:+.2f} points on average over {effect['paired_seeds']} paired seeds "
+            f"({seeds}), but {' and '.join(why)}."
+        )
+    return (
+        f"**Does the memory help? {head}**: removing it changes the frame AUC by {diff:+.2f} "
+        f"points on average, in every one of the {effect['paired_seeds']} paired seeds ({seeds}) "
+        f"and across the whole {interval} ({lo:+.2f} to {hi:+.2f})."
+    )
+
+
 def verdict(
     summary: dict[str, Any],
     where: str = "In this study",
     baseline: str = "no-memory",
     seeds_needed: int = SEEDS_NEEDED,
 ) -> list[str]:
-    """The study's answer to "does the memory help?", as sentences computed from
-    ``summary``: how far the study got, the paired difference and its interval (with a
+    """The evidence behind :func:`answer` (which says how far the study got), as
+    sentences computed from ``summary``: the paired difference and its interval (with a
     verdict only at ``seeds_needed`` seeds each), PSNR alone against Eq. 16, the memory
     diagnostics and probes, and the test-time update. ``where`` opens the sentence with
     the difference ("On Ped2"). A summary without the baseline variant (a study that
@@ -91,12 +132,6 @@ def verdict(
     mem = variants.get(name)
     effect = memory_effect(summary, baseline, seeds_needed)
     lines = []
-    n_ref, n_base = effect["seeds_reference"], effect["seeds_baseline"]
-    if effect["word"] is None and baseline in variants:
-        lines.append(
-            f"Not finished: {n_ref} of {seeds_needed} seeds with memory and {n_base} of "
-            f"{seeds_needed} without are in the summary, so no verdict is drawn yet."
-        )
     if "diff" in effect:
         lo, hi = effect["ci"]
         seeds = ", ".join(f"{v:+.2f}" for v in effect["per_seed"].values())
@@ -254,9 +289,10 @@ def readme_block(
     published: list[dict[str, Any]] | None = None,
 ) -> str:
     """The README's text for one study: a header line, the choice among its variants
-    when the summary holds one (``study --choose``), the table, the mechanism table
-    (:func:`mechanism_table`), the published numbers for its task when ``published`` is
-    given (:func:`published_line`) and the verdict sentences."""
+    when the summary holds one (``study --choose``), the plain answer (:func:`answer`),
+    the table, the mechanism table (:func:`mechanism_table`), the published numbers for
+    its task when ``published`` is given (:func:`published_line`) and the verdict
+    sentences."""
     choice = summary.get("choice")
     chosen = []
     if choice:
@@ -269,6 +305,7 @@ def readme_block(
             + ").",
             "",
         ]
+    plain = answer(summary)
     lines = verdict(summary, where)
     others = published_line(summary, published or [])
     if others:
@@ -281,6 +318,7 @@ def readme_block(
             f"Study `{summary['study']}`, preset `{summary['preset']}`, summary written "
             f"{summary['date']} on {summary['machine']} (`{source}`). Finished: {finished}.",
             "",
+            *([plain, ""] if plain else []),
             *chosen,
             "Frame AUC in %, mean ± std over seeds:",
             "",

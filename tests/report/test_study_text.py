@@ -11,6 +11,7 @@ import pytest
 
 from mnad_lite.report.published import PUBLISHED
 from mnad_lite.report.study_text import (
+    answer,
     memory_effect,
     published_line,
     readme_block,
@@ -115,9 +116,38 @@ def test_seeds_that_disagree_give_no_verdict_even_with_a_clear_interval():
     assert memory_effect(summary)["word"] == "helps"
 
 
+def test_answer_says_plainly_what_the_effect_says():
+    helps = answer(fake_summary(3, -0.02, (-0.03, -0.01)))
+    assert helps == (
+        "**Does the memory help? Yes**: removing it changes the frame AUC by -2.00 points on "
+        "average, in every one of the 3 paired seeds (-2.00, -2.00, -2.00) and across the whole "
+        "95 % interval over test videos (-3.00 to -1.00)."
+    )
+    assert answer(fake_summary(3, 0.02, (0.01, 0.03))).startswith(
+        "**Does the memory help? No, it hurts**: removing it changes the frame AUC by +2.00"
+    )
+    unclear = fake_summary(3, 0.01, (-0.01, 0.03))
+    assert answer(unclear) == (
+        "**Does the memory help? Not detectably**: removing it changes the frame AUC by +1.00 "
+        "points on average over 3 paired seeds (+1.00, +1.00, +1.00), but the 95 % interval "
+        "over test videos (-1.00 to +3.00) includes 0."
+    )
+    per_seed = unclear["variants"]["no-memory"]["vs_reference"]["per_seed"]
+    per_seed["1"] = -0.01
+    assert answer(unclear).endswith("includes 0 and the seeds disagree in sign.")
+    assert answer(fake_summary(2, -0.02, (-0.03, -0.01))) == (
+        "**Does the memory help? Not answered yet**: 2 of 3 seeds with memory and 2 of 3 "
+        "without have finished."
+    )
+    no_baseline = fake_summary(3, -0.02, (-0.03, -0.01))
+    del no_baseline["variants"]["no-memory"]
+    assert answer(no_baseline) is None
+    assert "Does the memory help?" not in readme_block(no_baseline, "s.json")
+    assert readme_block(unclear, "s.json").split("\n")[2] == answer(unclear)  # after the header
+
+
 def test_verdict_sentences_state_the_summary_numbers():
     lines = verdict(fake_summary(3, +0.0132, (-0.0155, 0.0402)), "On Ped2")
-    assert not any(line.startswith("Not finished") for line in lines)
     assert lines[0] == (
         "On Ped2 (lite), over 3 paired seed(s), removing the memory changes the frame AUC by "
         "+1.32 points (seed by seed: +1.32, +1.32, +1.32; 95 % interval over test videos "
@@ -133,9 +163,8 @@ def test_verdict_sentences_state_the_summary_numbers():
         "(seed by seed: +0.40, +0.40, +0.40)."
     )
     unfinished = verdict(fake_summary(2, +0.0132, (-0.0155, 0.0402)))
-    assert unfinished[0].startswith("Not finished: 2 of 3 seeds with memory and 2 of 3")
-    assert unfinished[1].startswith("In this study (lite)")
-    assert unfinished[1].endswith(": too few seeds to conclude.")
+    assert unfinished[0].startswith("In this study (lite), over 2 paired seed(s)")
+    assert unfinished[0].endswith(": too few seeds to conclude.")
     empty = fake_summary(3, 0.0, (0.0, 0.0))
     del empty["variants"]["no-memory"]
     assert verdict(empty)[0].startswith("With memory, PSNR alone")  # no comparison to draw
