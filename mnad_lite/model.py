@@ -115,17 +115,22 @@ class Decoder(nn.Module):
     """Upsampling path with skip concatenation (``skips=True``) or without (reconstruction).
 
     ``forward(z [B, c_in, H/8, W/8], skips) -> frame [B, c_out, H, W]`` in [-1, 1].
+    ``deep_skip=False`` (beyond the paper) leaves out the deepest skip, the first one
+    concatenated (``[B, 4w, H/4, W/4]``).
     """
 
-    def __init__(self, c_in: int, c_out: int, width: int = 64, skips: bool = True) -> None:
+    def __init__(
+        self, c_in: int, c_out: int, width: int = 64, skips: bool = True, deep_skip: bool = True
+    ) -> None:
         super().__init__()
         w = width
-        self.use_skips = skips
+        # which of the three up levels concatenate a skip (deepest first)
+        self.concat = [skips and deep_skip, skips, skips]
         self.inner = conv_block(c_in, 8 * w)
-        if skips:  # up halves the width, the skip concatenation restores it
-            ups = [(8 * w, 4 * w), (4 * w, 2 * w), (2 * w, w)]
-        else:  # no skips: up keeps the width the concatenation would have given
-            ups = [(8 * w, 8 * w), (4 * w, 4 * w), (2 * w, 2 * w)]
+        # up halves the width where a skip concatenation restores it, else keeps the
+        # width the concatenation would have given (reconstruction, or no deep skip)
+        ups = [(8 * w, 4 * w), (4 * w, 2 * w), (2 * w, w)]
+        ups = [(a, b if cat else a) for (a, b), cat in zip(ups, self.concat, strict=True)]
         self.ups = nn.ModuleList([up_block(a, b) for a, b in ups])
         self.blocks = nn.ModuleList([conv_block(8 * w, 4 * w), conv_block(4 * w, 2 * w)])
         self.head = nn.Sequential(
@@ -141,7 +146,7 @@ class Decoder(nn.Module):
         x = self.inner(z) if isinstance(z, Tensor) else self.inner[1:](self.read_conv(z))
         for i, up in enumerate(self.ups):
             x = up(x)
-            if self.use_skips:
+            if self.concat[i]:
                 assert skips is not None
                 x = torch.cat([skips[-1 - i], x], dim=1)  # (skip, upsampled) as the authors
             x = self.blocks[i](x) if i < len(self.blocks) else x
@@ -231,6 +236,13 @@ class MNAD(nn.Module):
             the unit appearance part), so an item becomes a prototype of *what and
             where*, and a normal appearance in an unusual place is far from every item
             (large D, Eq. 15). The encoder stays translation-equivariant.
+        read_temperature, read_gradient: **beyond the paper**, passed to
+            :class:`mnad_lite.memory.Memory` (1 and False: the paper's read).
+        deep_skip: **beyond the paper** (True by default, the paper's U-Net): False leaves
+            out the deepest skip of the prediction network (the 1/4-resolution encoder
+            output), so what the decoder knows below 1/2 resolution comes through
+            ``concat(q, p̂)`` only; the up-convolution before it keeps 8w channels, as
+            reconstruction's do.
 
     ``forward(x, update_memory=None)`` takes ``[B, in_channels * (t_length - 1), H, W]``
     (``[B, in_channels, H, W]`` for recon), H and W divisible by 8.
@@ -261,6 +273,7 @@ class MNAD(nn.Module):
         position: Position = "none",
         read_temperature: float = 1.0,
         read_gradient: bool = False,
+        deep_skip: bool = True,
     ) -> None:
         super().__init__()
         if position not in POSITIONS:
@@ -273,10 +286,12 @@ class MNAD(nn.Module):
             raise MNADError(f"prediction needs t_length >= 2, got {t_length}")
         if method == "recon" and t_length != 1:
             raise MNADError(f"reconstruction uses t_length = 1, got {t_length}")
+        if method == "recon" and not deep_skip:
+            raise MNADError("deep_skip=False applies to prediction: reconstruction has no skips")
         if in_channels < 1 or width < 1:
             raise MNADError(f"in_channels and width must be >= 1, got {in_channels}, {width}")
         self.method, self.in_channels, self.t_length = method, in_channels, t_length
-        self.width, self.use_memory = width, use_memory
+        self.width, self.use_memory, self.deep_skip = width, use_memory, deep_skip
         self.position: Position = position
         self.input_channels = in_channels * max(t_length - 1, 1)
         # beyond the paper: +2 coordinate channels at the encoder input or on the queries
@@ -298,7 +313,7 @@ class MNAD(nn.Module):
             else None
         )
         dec_in = 2 * self.feat_dim if use_memory else self.feat_dim
-        self.decoder = Decoder(dec_in, in_channels, width, skips=(method == "pred"))
+        self.decoder = Decoder(dec_in, in_channels, width, method == "pred", deep_skip)
 
     def check_input(self, x: Tensor) -> None:
         expected = f"[B, {self.input_channels}, H, W] with H and W divisible by 8"
@@ -337,6 +352,8 @@ class MNAD(nn.Module):
         """
         if probe is not None and probe not in PROBES:
             raise MNADError(f"probe must be one of {PROBES}, got {probe!r}")
+        if probe == "no_deep_skip" and not self.decoder.concat[0]:
+            raise MNADError("probe no_deep_skip: this model's decoder has no deepest skip")
         features: Tensor | MemoryOutput
         if self.memory is not None:
             mem = self.memory(z, update=update_memory)

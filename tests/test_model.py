@@ -231,7 +231,7 @@ def _perturb_skips(model, monkeypatch):
 def test_recon_has_no_skips(monkeypatch):
     """Reconstruction must not see the encoder's skips (else it can copy its input)."""
     model = small("recon").eval()
-    assert model.decoder.use_skips is False
+    assert model.decoder.concat == [False, False, False]
     # up blocks keep the width the concatenation would have given (MNAD.md section 2)
     assert [up[0].out_channels for up in model.decoder.ups] == [8 * W, 4 * W, 2 * W]
     x = frames(model)
@@ -244,12 +244,47 @@ def test_recon_has_no_skips(monkeypatch):
 def test_pred_uses_skips(monkeypatch):
     """Control for the test above: prediction does depend on the skips."""
     model = small("pred").eval()
-    assert model.decoder.use_skips is True
+    assert model.decoder.concat == [True, True, True]
     x = frames(model)
     before = model(x).prediction
     _perturb_skips(model, monkeypatch)
     after = model(x).prediction
     assert not torch.allclose(before, after)
+
+
+def test_no_deep_skip_ignores_only_the_deepest_skip(monkeypatch):
+    """deep_skip=False (beyond the paper): the 1/4-resolution skip is not read, the two
+    shallower ones are; the up-conv before it keeps 8w channels, so the block after it
+    has the paper's shape and the model has 8w * 4w * 9 more up-conv weights than it
+    would halving the width (and the same block)."""
+    paper, model = small("pred"), small("pred", deep_skip=False)
+    assert model.decoder.concat == [False, True, True]
+    assert [up[0].out_channels for up in model.decoder.ups] == [8 * W, 2 * W, W]
+    assert [b[0].in_channels for b in model.decoder.blocks] == [8 * W, 4 * W]
+    extra = (8 * W) * (8 * W - 4 * W) * 9 + (8 * W - 4 * W) * 3  # weights, bias, BN w+b
+    assert count_parameters(model) - count_parameters(paper) == extra
+    model.eval()
+    x = frames(model)
+    base = model(x).prediction
+    original = model.encoder.forward
+
+    def perturb(level):
+        def forward(inp):
+            q, skips = original(inp)
+            skips = list(skips)
+            skips[level] = torch.randn_like(skips[level]) * 10
+            return q, skips
+
+        return forward
+
+    monkeypatch.setattr(model.encoder, "forward", perturb(-1))  # the deepest skip
+    torch.testing.assert_close(model(x).prediction, base, rtol=0, atol=0)
+    monkeypatch.setattr(model.encoder, "forward", perturb(-2))  # the next one is read
+    assert not torch.allclose(model(x).prediction, base)
+    with pytest.raises(MNADError, match="no_deep_skip: this model's decoder has no deepest"):
+        model.decode(*model.encode(x), probe="no_deep_skip")
+    with pytest.raises(MNADError, match="deep_skip=False applies to prediction"):
+        small("recon", deep_skip=False)
 
 
 def test_decoder_without_skips_accepts_none():

@@ -111,7 +111,11 @@ def course_config(quick: bool, **overrides: Any) -> Config:
 
 #: Options added after caches existed: at these (default) values they leave the key as it
 #: was, so a run cached before the option existed is still found.
-KEY_NEUTRAL_DEFAULTS: dict[str, object] = {"read_temperature": 1.0, "read_gradient": False}
+KEY_NEUTRAL_DEFAULTS: dict[str, object] = {
+    "read_temperature": 1.0,
+    "read_gradient": False,
+    "deep_skip": True,
+}
 
 
 def run_key(config: Config, data: str | Path) -> str:

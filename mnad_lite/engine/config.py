@@ -117,6 +117,9 @@ class Config:
     # them, so the read items p̂ carry no gradient to the encoder)
     read_temperature: float = 1.0
     read_gradient: bool = False
+    # beyond the paper: False leaves out the decoder's deepest skip (prediction only), so
+    # the decoder's view below 1/2 resolution comes through concat(q, p̂) alone
+    deep_skip: bool = True
     # training
     lambda_compact: float | None = None  # λ_c of Eq. 8
     lambda_separate: float | None = None  # λ_s of Eq. 8
@@ -156,6 +159,8 @@ class Config:
             raise ConfigError(f"lr must be > 0, got {self.lr}")
         if self.read_temperature <= 0:
             raise ConfigError(f"read_temperature must be > 0, got {self.read_temperature}")
+        if self.method == "recon" and not self.deep_skip:
+            raise ConfigError("deep_skip=false applies to prediction: reconstruction has no skips")
         if self.method == "recon" and self.t_length != 1:
             raise ConfigError(f"reconstruction uses t_length = 1, got {self.t_length}")
         if self.method == "pred" and self.t_length < 2:
@@ -181,6 +186,7 @@ class Config:
             "position": self.position,
             "read_temperature": self.read_temperature,
             "read_gradient": self.read_gradient,
+            "deep_skip": self.deep_skip,
         }
 
     def split_videos(self, videos: list) -> tuple[list, list]:

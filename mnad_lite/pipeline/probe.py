@@ -40,7 +40,7 @@ def probe_run(
     dataset = open_dataset(data) if isinstance(data, (str, Path)) else data
     videos = list(dataset.test)
     probes = PROBES if model.memory is not None else ("no_query", "no_deep_skip")
-    if config.method != "pred":
+    if not model.decoder.concat[0]:  # reconstruction, or trained without the deep skip
         probes = tuple(p for p in probes if p != "no_deep_skip")
     raw = probe_videos(model, videos, config, probes, device=dev)
     ids, labels = raw["video_ids"], raw["labels"]

@@ -218,6 +218,24 @@ def builtin_grid(name: str) -> StudySpec:
                 "(at 1, unit vectors cap the largest weight near 0.45 for M = 10)",
                 beyond_paper=True,
             ),
+            Variant(
+                "no-deep-skip",
+                train={"deep_skip": False},
+                seeds=[0],
+                stage=3,
+                note="the decoder without its deepest skip (1/4 resolution), the path the "
+                "no_deep_skip probe measures: below 1/2 resolution it sees only concat(q, p̂)",
+                beyond_paper=True,
+            ),
+            Variant(
+                "no-deep-skip-no-memory",
+                train={"deep_skip": False, "use_memory": False},
+                seeds=[0],
+                stage=3,
+                note="no-deep-skip without the memory: its pair, so the memory is compared "
+                "where the skip cannot bypass it",
+                beyond_paper=True,
+            ),
         ]
         return StudySpec("ped2", "lite", [0, 1, 2], common + extras, "memory", {"num_threads": 1})
     raise ConfigError(f"unknown study grid {name!r} (builtin: ped2, quick; or a .json file)")

@@ -101,16 +101,19 @@ def test_a_different_configuration_or_dataset_gets_another_folder(tmp_path):
     # a newer option changes the key only when it is used
     assert course.run_key(tiny(read_temperature=0.1), tmp_path / "a") != key
     assert course.run_key(tiny(read_gradient=True), tmp_path / "a") != key
+    assert course.run_key(tiny(deep_skip=False), tmp_path / "a") != key
 
 
 def test_the_key_of_a_default_configuration_predates_the_newer_options(tmp_path):
-    """A run cached before read_temperature and read_gradient existed keeps its key."""
+    """A run cached before read_temperature, read_gradient and deep_skip existed keeps its key."""
     import hashlib
 
     from mnad_lite import __version__
 
     settings = {
-        k: v for k, v in tiny().to_dict().items() if k not in ("read_temperature", "read_gradient")
+        k: v
+        for k, v in tiny().to_dict().items()
+        if k not in ("read_temperature", "read_gradient", "deep_skip")
     }
     old = {"config": settings, "data": str((tmp_path / "a").resolve()), "version": __version__}
     expected = hashlib.sha256(json.dumps(old, sort_keys=True).encode()).hexdigest()[:12]

@@ -93,3 +93,18 @@ def test_split_videos_holds_out_the_last_training_videos():
     assert preset("quick", val_videos=3).split_videos(videos) == (["01"], ["02", "03", "04"])
     with pytest.raises(ConfigError, match="val_videos=4 leaves no training video"):
         preset("quick", val_videos=4).split_videos(videos)
+
+
+def test_deep_skip_is_on_by_default_and_reaches_the_model():
+    """deep_skip (beyond the paper): True is the paper's U-Net; False reaches the decoder
+    through model_args (so checkpoints rebuild it) and is refused for reconstruction."""
+    from mnad_lite.model import MNAD
+
+    assert Config().deep_skip is True
+    assert MNAD(**Config(width=2).model_args()).decoder.concat == [True, True, True]
+    args = Config(width=2, deep_skip=False).model_args()
+    assert args["deep_skip"] is False
+    assert MNAD(**args).decoder.concat == [False, True, True]
+    assert Config.from_dict({"deep_skip": "false"}).deep_skip is False
+    with pytest.raises(ConfigError, match="deep_skip=false applies to prediction"):
+        preset("quick", method="recon", deep_skip=False)

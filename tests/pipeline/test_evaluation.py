@@ -208,6 +208,18 @@ def test_probe_run_reports_each_cut(quick_run, quick_data, tmp_path):
     assert json.loads((tmp_path / "probe.json").read_text()) == report
 
 
+def test_probe_run_leaves_out_the_deep_skip_cut_of_a_model_without_it(quick_data, tmp_path):
+    """A run trained with deep_skip=False (beyond the paper) has no deepest skip to cut:
+    its probe reports the other cuts, each of which moves the prediction."""
+    from mnad_lite.pipeline.probe import probe_run
+
+    run = tmp_path / "no-deep-skip"
+    train(preset("quick", epochs=1, max_steps=4, deep_skip=False), quick_data, run, progress=False)
+    probes = probe_run(run, quick_data, out=tmp_path)["probes"]
+    assert set(probes) == {"base", "mean_item", "no_read", "no_query"}
+    assert all(probes[name]["change_ratio"] > 0 for name in ("mean_item", "no_read", "no_query"))
+
+
 def test_calibration_is_reused_only_for_the_same_weights_and_videos(
     quick_run, quick_data, tmp_path
 ):

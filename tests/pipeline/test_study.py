@@ -313,11 +313,20 @@ def test_grids_from_json_and_bad_grids(tmp_path):
         "memory-no-test-update",
     ]
     ped2 = builtin_grid("ped2")
-    # the beyond-the-paper reads come last, after every seed of the paper's variants
-    assert [v.name for v, _ in ped2.runs()[-2:]] == ["read-gradient", "sharp-read"]
+    # the variants beyond the paper come last, after every seed of the paper's variants
+    beyond = ["read-gradient", "sharp-read", "no-deep-skip", "no-deep-skip-no-memory"]
+    assert [v.name for v, _ in ped2.runs()[-4:]] == beyond
     assert ped2.config(ped2.variant("read-gradient"), 0).read_gradient is True
     assert ped2.config(ped2.variant("sharp-read"), 0).read_temperature == 0.1
-    assert all(v.beyond_paper for v in ped2.variants if v.name in ("read-gradient", "sharp-read"))
+    no_skip = ped2.config(ped2.variant("no-deep-skip"), 0)
+    pair = ped2.config(ped2.variant("no-deep-skip-no-memory"), 0)
+    assert (no_skip.deep_skip, no_skip.use_memory, pair.deep_skip, pair.use_memory) == (
+        False,
+        True,
+        False,
+        False,
+    )
+    assert [v.name for v in ped2.variants if v.beyond_paper] == beyond
 
 
 def test_paired_bootstrap_on_a_known_case():
