@@ -102,7 +102,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--status",
         action="store_true",
-        help="where each run stands (epochs, minutes, which process is on it); changes nothing",
+        help="where each run stands (epochs, minutes done and left, which process is on it); "
+        "changes nothing",
     )
     p.add_argument(
         "--compact",

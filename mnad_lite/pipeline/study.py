@@ -420,10 +420,12 @@ def run_study(
 def study_status(out: str | Path, spec: StudySpec | None = None) -> list[dict[str, Any]]:
     """Where a study stands, run by run, without touching it: one dict per (variant, seed)
     in the order the runner makes them, with ``variant``, ``seed``, ``epochs`` (logged),
-    ``of`` (configured), ``minutes`` (logged training time), ``state`` ("finished",
-    "evaluating", "training", "not started" or "waits for <variant>"), ``frame_auc``
-    (finished runs) and ``claim`` (the id of the live process holding the run, "stale"
-    for a claim whose process is gone, or None).
+    ``of`` (configured), ``minutes`` (logged training time), ``left`` (minutes of training
+    still to go at the run's median epoch time so far; None before its first epoch and
+    for a variant that reuses another's weights),
+    ``state`` ("finished", "evaluating", "training", "not started" or "waits for
+    <variant>"), ``frame_auc`` (finished runs) and ``claim`` (the id of the live process
+    holding the run, "stale" for a claim whose process is gone, or None).
 
     ``spec`` defaults to the grid stored in the folder (``study.json``).
     """
@@ -460,13 +462,17 @@ def study_status(out: str | Path, spec: StudySpec | None = None) -> list[dict[st
             state = "evaluating"
         else:
             state = "training" if log or (run / "last.pt").is_file() else "not started"
+        seconds = [e.get("seconds", 0.0) for e in log]
         rows.append(
             {
                 "variant": variant.name,
                 "seed": seed,
                 "epochs": len(log),
                 "of": epochs,
-                "minutes": sum(e.get("seconds", 0.0) for e in log) / 60,
+                "minutes": sum(seconds) / 60,
+                "left": None
+                if variant.weights_from or not seconds
+                else max(epochs - len(log), 0) * float(np.median(seconds)) / 60,
                 "state": state,
                 "frame_auc": frame_auc,
                 "claim": claim,
@@ -477,7 +483,7 @@ def study_status(out: str | Path, spec: StudySpec | None = None) -> list[dict[st
 
 def status_text(rows: list[dict[str, Any]]) -> str:
     """:func:`study_status` as a fixed-width table, one line per run."""
-    lines = [f"{'variant':<24} {'seed':>4} {'epochs':>7} {'min':>6}  state"]
+    lines = [f"{'variant':<24} {'seed':>4} {'epochs':>7} {'min':>6} {'left':>6}  state"]
     for r in rows:
         state = r["state"]
         if r["frame_auc"] is not None:
@@ -489,7 +495,16 @@ def status_text(rows: list[dict[str, Any]]) -> str:
         elif r["state"] in ("training", "evaluating"):
             state += " (no process is on it: run the study again to resume)"
         epochs = f"{r['epochs']:>3}/{r['of']:<3}"
-        lines.append(f"{r['variant']:<24} {r['seed']:>4} {epochs} {r['minutes']:>6.1f}  {state}")
+        left = "" if r["left"] is None else f"{r['left']:.0f}"
+        lines.append(
+            f"{r['variant']:<24} {r['seed']:>4} {epochs} {r['minutes']:>6.1f} {left:>6}  {state}"
+        )
+    going = [r["left"] for r in rows if r["left"]]
+    waiting = sum(r["state"] == "not started" for r in rows)
+    lines.append(
+        f"left: about {sum(going):.0f} min of training in {len(going)} started run(s) "
+        f"(at each one's median epoch so far), and {waiting} run(s) not started"
+    )
     return "\n".join(lines)
 
 

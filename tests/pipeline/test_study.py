@@ -234,7 +234,7 @@ def test_two_processes_share_a_study_and_train_each_run_once(quick_data, tmp_pat
 
 def test_status_says_where_every_run_stands(tmp_path, capsys):
     spec = tiny_grid()
-    spec.base = {"epochs": 3}
+    spec.base = {"epochs": 4}
     out = tmp_path / "study"
     with pytest.raises(ConfigError, match="no study here"):
         study_status(out)
@@ -243,14 +243,15 @@ def test_status_says_where_every_run_stands(tmp_path, capsys):
     entry = json.dumps({"epoch": 0, "seconds": 30.0}) + "\n"
     finished = out / "memory" / "seed0"
     finished.mkdir(parents=True)
-    (finished / "log.jsonl").write_text(entry * 3)
+    (finished / "log.jsonl").write_text(entry * 4)
     (finished / "model.pt").write_bytes(b"")
     (finished / "eval.json").write_text(json.dumps({"frame_auc": 0.9123}))
     _claim(out / "memory" / "seed1", os.getppid())
     (out / "memory" / "seed1" / "log.jsonl").write_text(entry)
     interrupted = out / "no-memory" / "seed0"
     interrupted.mkdir(parents=True)
-    (interrupted / "log.jsonl").write_text(entry * 2)
+    slow = json.dumps({"epoch": 1, "seconds": 600.0}) + "\n"  # the median ignores it
+    (interrupted / "log.jsonl").write_text(entry + slow + entry)
     (interrupted / "last.pt").write_bytes(b"")
     _claim(out / "no-memory" / "seed1", _gone_pid())
     rows = {(r["variant"], r["seed"]): r for r in study_status(out)}
@@ -258,24 +259,33 @@ def test_status_says_where_every_run_stands(tmp_path, capsys):
     assert rows["memory", 0] | {"minutes": 0} == {
         "variant": "memory",
         "seed": 0,
-        "epochs": 3,
-        "of": 3,
+        "epochs": 4,
+        "of": 4,
         "minutes": 0,
+        "left": 0.0,
         "state": "finished",
         "frame_auc": 0.9123,
         "claim": None,
     }
-    assert rows["memory", 0]["minutes"] == pytest.approx(1.5)
+    assert rows["memory", 0]["minutes"] == pytest.approx(2.0)
+    assert rows["memory", 1]["left"] == pytest.approx(1.5)  # 3 epochs at 30 s
+    assert rows["no-memory", 0]["left"] == pytest.approx(0.5)  # 1 epoch at the median, 30 s
+    assert rows["memory-no-test-update", 1]["left"] is None  # it trains nothing
+    assert rows["no-memory", 1]["left"] is None  # no epoch yet
     assert (rows["memory", 1]["state"], rows["memory", 1]["claim"]) == ("training", os.getppid())
     assert rows["memory-no-test-update", 0]["state"] == "evaluating"  # its source is done
     assert rows["memory-no-test-update", 1]["state"] == "waits for memory"
-    assert (rows["no-memory", 0]["state"], rows["no-memory", 0]["epochs"]) == ("training", 2)
+    assert (rows["no-memory", 0]["state"], rows["no-memory", 0]["epochs"]) == ("training", 3)
     assert (rows["no-memory", 1]["state"], rows["no-memory", 1]["claim"]) == (
         "not started",
         "stale",
     )
     text = status_text(study_status(out)).splitlines()
-    assert len(text) == 7
+    assert len(text) == 8
+    assert text[-1] == (
+        "left: about 2 min of training in 2 started run(s) (at each one's median epoch so "
+        "far), and 1 run(s) not started"
+    )
     assert "finished, frame AUC 91.23" in text[1]
     assert f"(process {os.getppid()} is on it)" in "".join(text)
     assert "training (no process is on it: run the study again to resume)" in "".join(text)
