@@ -58,6 +58,25 @@ def frames(model, b=2, h=32, w=32, seed=1):
     return torch.rand(b, model.input_channels, h, w, generator=g) * 2 - 1
 
 
+# --- the default initialisation --------------------------------------------------------
+
+
+def test_the_default_initialisation_is_unchanged():
+    """Every stored result (the notebooks' checked outputs, the studies' runs) was trained
+    from this initialisation: a new option (position, read_temperature, read_gradient,
+    deep_skip) must leave the default model's modules, their order and its random draws as
+    they were. Layout: names and shapes; values: a position-weighted sum (torch 2.13.0)."""
+    import hashlib
+
+    torch.manual_seed(0)
+    state = MNAD("pred", in_channels=1, width=W).state_dict()
+    layout = ";".join(f"{k}:{tuple(v.shape)}" for k, v in state.items())
+    assert hashlib.sha256(layout.encode()).hexdigest()[:16] == "de1e19bf4ffc7efc"
+    values = list(state.values())
+    weighted = sum((i + 1) * float(v.double().sum()) for i, v in enumerate(values))
+    assert weighted == pytest.approx(32293.492717, abs=1e-5)
+
+
 # --- parameter counts ------------------------------------------------------------------
 
 
