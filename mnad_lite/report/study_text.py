@@ -103,6 +103,8 @@ def answer(
             why.append(f"the {interval} ({lo:+.2f} to {hi:+.2f}) includes 0")
         if len(signs) > 1 or 0 in effect["per_seed"].values():
             why.append("the seeds disagree in sign")
+        if not why:  # a summary without per-seed differences
+            why.append("no seed's own difference is recorded")
         return (
             f"**Does the memory help? Not detectably**: removing it changes the frame AUC by "
             f"{diff:+.2f} points on average over {effect['paired_seeds']} paired seeds "

@@ -135,6 +135,9 @@ def test_answer_says_plainly_what_the_effect_says():
     per_seed = unclear["variants"]["no-memory"]["vs_reference"]["per_seed"]
     per_seed["1"] = -0.01
     assert answer(unclear).endswith("includes 0 and the seeds disagree in sign.")
+    unrecorded = fake_summary(3, -0.02, (-0.03, -0.01))
+    unrecorded["variants"]["no-memory"]["vs_reference"]["per_seed"] = {}
+    assert answer(unrecorded).endswith("but no seed's own difference is recorded.")
     assert answer(fake_summary(2, -0.02, (-0.03, -0.01))) == (
         "**Does the memory help? Not answered yet**: 2 of 3 seeds with memory and 2 of 3 "
         "without have finished."
