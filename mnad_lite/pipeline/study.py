@@ -461,7 +461,8 @@ def study_status(out: str | Path, spec: StudySpec | None = None) -> list[dict[st
         elif variant.weights_from or (len(log) >= epochs and (run / "model.pt").is_file()):
             state = "evaluating"
         else:
-            state = "training" if log or (run / "last.pt").is_file() else "not started"
+            started = log or (run / "last.pt").is_file() or claim not in (None, "stale")
+            state = "training" if started else "not started"
         seconds = [e.get("seconds", 0.0) for e in log]
         rows.append(
             {

@@ -280,6 +280,10 @@ def test_status_says_where_every_run_stands(tmp_path, capsys):
         "not started",
         "stale",
     )
+    _claim(out / "no-memory" / "seed1", os.getppid())  # a live process, before its 1st epoch
+    starting = {(r["variant"], r["seed"]): r for r in study_status(out)}["no-memory", 1]
+    assert (starting["state"], starting["epochs"], starting["left"]) == ("training", 0, None)
+    _claim(out / "no-memory" / "seed1", _gone_pid())
     text = status_text(study_status(out)).splitlines()
     assert len(text) == 8
     assert text[-1] == (
