@@ -15,7 +15,7 @@ BROWSER_ARTIFACTS ?= build/browser
 SITE ?= build/site
 
 .PHONY: setup demo test lint unit notebooks bench clean site test-browser browser-if-available \
-	refresh-ped2
+	refresh-ped2 refresh-fast
 
 setup: $(STAMP)
 
@@ -71,6 +71,15 @@ refresh-ped2: $(STAMP)
 	$(PY) scripts/refresh_section.py notebooks/05_evaluation.ipynb \
 		"### The same three facts on UCSD Ped2"
 	$(PY) scripts/clean_notebooks.py notebooks/05_evaluation.ipynb notebooks/06_experiments.ipynb
+	$(PY) scripts/refresh_readme.py
+
+# The faster Ped2 preset (part 4 of issue 9): its committed summary (with the choice), then
+# the blocks that state it (docs/studies/fast-ped2.md, the README). FAST: its study folder.
+FAST ?= runs/fast-ped2
+refresh-fast: $(STAMP)
+	$(PY) -m mnad_lite study --out $(FAST) --summary-only \
+		--compact docs/studies/fast-ped2-summary.json >/dev/null
+	$(PY) scripts/refresh_readme.py docs/studies/fast-ped2.md
 	$(PY) scripts/refresh_readme.py
 
 clean:

@@ -2,11 +2,14 @@
 
     python scripts/refresh_readme.py [README.md] [--check]
 
-A block is everything between ``<!-- study-summary: PATH [published=DATASET] [WHERE] -->``
-and ``<!-- /study-summary -->``; PATH (relative to the README) is a study summary
+A block is everything between
+``<!-- study-summary: PATH [published=DATASET] [target=AUC] [WHERE] -->`` and
+``<!-- /study-summary -->``; PATH (relative to the README) is a study summary
 (``docs/studies/<study>-summary.json``), DATASET a key of
-:data:`mnad_lite.report.published.PUBLISHED` (the published numbers to compare with) and the
-optional WHERE opens the verdict's sentence ("On Ped2"). The block becomes
+:data:`mnad_lite.report.published.PUBLISHED` (the published numbers to compare with), AUC a
+frame AUC in % that the chosen (else the reference) variant should reach over 3 seeds
+(:func:`mnad_lite.report.study_text.target_answer`) and the optional WHERE opens the
+verdict's sentence ("On Ped2"). The block becomes
 :func:`mnad_lite.report.study_text.readme_block` of it: the table, the mechanism table, the
 published numbers and the verdict, so the README states exactly the file's numbers.
 ``--check`` changes nothing and exits 1 when a block is out of date (the test suite runs it).
@@ -25,6 +28,7 @@ from mnad_lite.report.study_text import readme_block
 
 BLOCK = re.compile(
     r"(<!-- study-summary: (?P<path>\S+)(?: published=(?P<published>\S+))?"
+    r"(?: target=(?P<target>\d+(?:\.\d+)?))?"
     r"(?: (?P<where>[^>]*?))? -->\n)(?P<body>.*?)(?P<end><!-- /study-summary -->)",
     re.S,
 )
@@ -46,7 +50,8 @@ def refresh(text: str, root: Path) -> str:
                 f"study-summary marker of {match['path']}: no published numbers for {key!r} "
                 f"(known: {', '.join(sorted(PUBLISHED))})"
             )
-        body = readme_block(summary, match["path"], where, PUBLISHED.get(key or "", []))
+        target = None if match["target"] is None else float(match["target"])
+        body = readme_block(summary, match["path"], where, PUBLISHED.get(key or "", []), target)
         return f"{match.group(1)}{body}\n{match['end']}"
 
     return BLOCK.sub(block, text)

@@ -37,6 +37,33 @@ def _seeds(values: list[Any], scale: float = 100.0, digits: int = 2) -> str:
     return ", ".join("" if x is None else f"{scale * x:.{digits}f}" for x in values)
 
 
+def focus(summary: dict[str, Any]) -> str:
+    """The variant the sentences describe: the one ``study --choose`` picked when the
+    summary holds a choice, else the reference."""
+    chosen = (summary.get("choice") or {}).get("chosen")
+    return chosen if chosen in summary["variants"] else summary["reference"]
+
+
+def target_answer(summary: dict[str, Any], target: float, seeds_needed: int = SEEDS_NEEDED) -> str:
+    """Whether the focus variant (:func:`focus`) reaches a mean frame AUC (paper
+    protocol) of ``target`` % over ``seeds_needed`` seeds, in one sentence opening in
+    bold; "Not answered yet" while it has fewer seeds."""
+    name = focus(summary)
+    v = summary["variants"].get(name)
+    seeds = v["seeds"] if v else []
+    head = f"**Does {name} reach a mean frame AUC of {target:.1f} % over {seeds_needed} seeds?"
+    if len(seeds) < seeds_needed:
+        done = f" ({_seeds(v['frame_auc']['values'])})" if seeds else ""
+        finished = f"{len(seeds)} of {seeds_needed} seeds have finished{done}"
+        return f"{head} Not answered yet**: {finished}."
+    mean = 100 * v["frame_auc"]["mean"]
+    word, side = ("Yes", "above") if mean >= target else ("No", "below")
+    return (
+        f"{head} {word}**: {_num(v['frame_auc'])} over seeds {', '.join(map(str, seeds))} "
+        f"({_seeds(v['frame_auc']['values'])}), {abs(mean - target):.2f} points {side} it."
+    )
+
+
 def memory_effect(
     summary: dict[str, Any], baseline: str = "no-memory", seeds_needed: int = SEEDS_NEEDED
 ) -> dict[str, Any]:
@@ -125,12 +152,13 @@ def verdict(
 ) -> list[str]:
     """The evidence behind :func:`answer` (which says how far the study got), as
     sentences computed from ``summary``: the paired difference and its interval (with a
-    verdict only at ``seeds_needed`` seeds each), PSNR alone against Eq. 16, the memory
-    diagnostics and probes, and the test-time update. ``where`` opens the sentence with
+    verdict only at ``seeds_needed`` seeds each), then, for the focus variant
+    (:func:`focus`), PSNR alone against Eq. 16, the memory diagnostics and probes, and the
+    test-time update. ``where`` opens the sentence with
     the difference ("On Ped2"). A summary without the baseline variant (a study that
     does not compare with it, or none of its runs finished) gets no comparison."""
     variants = summary["variants"]
-    name = summary["reference"]
+    name = focus(summary)
     mem = variants.get(name)
     effect = memory_effect(summary, baseline, seeds_needed)
     lines = []
@@ -153,8 +181,9 @@ def verdict(
     config = mem.get("config") or summary.get("config", {})
     items = config.get("num_items")
     gap = 100 * (mem["psnr_auc"]["mean"] - mem["frame_auc"]["mean"])
+    who = "With memory" if name == summary["reference"] else f"For {name}"
     lines.append(
-        f"With memory, PSNR alone scores {_num(mem['psnr_auc'])} against "
+        f"{who}, PSNR alone scores {_num(mem['psnr_auc'])} against "
         f"{_num(mem['frame_auc'])} for Eq. 16 ({gap:+.2f} points over {len(mem['seeds'])} "
         f"seed(s)): the feature distance D {'adds to' if gap < 0 else 'takes away from'} "
         "what PSNR finds."
@@ -248,6 +277,8 @@ def study_table(summary: dict[str, Any]) -> str:
         else:
             delta = "(reference)" if name == ref else ""
         label = name + (" (beyond the paper)" if v.get("beyond_paper") else "")
+        if name == (summary.get("choice") or {}).get("chosen"):
+            label = f"**{label}, chosen**"
         minutes = (
             "(same weights)"
             if v.get("weights_from")
@@ -264,11 +295,12 @@ def study_table(summary: dict[str, Any]) -> str:
 
 def published_line(summary: dict[str, Any], published: list[dict[str, Any]]) -> str | None:
     """One sentence: what others published for the study's task (``published``: rows of
-    :data:`mnad_lite.report.published.PUBLISHED`) and how far this study's reference
-    variant is from the first of them; None when no row has the study's task."""
+    :data:`mnad_lite.report.published.PUBLISHED`) and how far this study's focus
+    variant (:func:`focus`) is from the first of them; None when no row has the study's task."""
     method = summary["config"]["method"]
     rows = [p for p in published if p["method"] == method]
-    mem = summary["variants"].get(summary["reference"])
+    name = focus(summary)
+    mem = summary["variants"].get(name)
     if not rows or mem is None:
         return None
     others = "; ".join(
@@ -279,7 +311,7 @@ def published_line(summary: dict[str, Any], published: list[dict[str, Any]]) -> 
     where = "below" if gap > 0 else "above"
     return (
         f"Published for this task (frame AUC, paper protocol): {others}. This study's "
-        f"{summary['reference']} variant, {_num(mem['frame_auc'])} over {len(mem['seeds'])} "
+        f"{name} variant, {_num(mem['frame_auc'])} over {len(mem['seeds'])} "
         f"seed(s), is {abs(gap):.2f} points {where} {first['source']} ({first['auc']:.1f})."
     )
 
@@ -289,12 +321,13 @@ def readme_block(
     source: str,
     where: str = "In this study",
     published: list[dict[str, Any]] | None = None,
+    target: float | None = None,
 ) -> str:
     """The README's text for one study: a header line, the choice among its variants
     when the summary holds one (``study --choose``), the plain answer (:func:`answer`),
     the table, the mechanism table (:func:`mechanism_table`), the published numbers for
     its task when ``published`` is given (:func:`published_line`) and the verdict
-    sentences."""
+    sentences. With ``target`` (a frame AUC in %), :func:`target_answer` opens it."""
     choice = summary.get("choice")
     chosen = []
     if choice:
@@ -320,6 +353,7 @@ def readme_block(
             f"Study `{summary['study']}`, preset `{summary['preset']}`, summary written "
             f"{summary['date']} on {summary['machine']} (`{source}`). Finished: {finished}.",
             "",
+            *([target_answer(summary, target), ""] if target is not None else []),
             *([plain, ""] if plain else []),
             *chosen,
             "Frame AUC in %, mean ± std over seeds:",

@@ -12,10 +12,12 @@ import pytest
 from mnad_lite.report.published import PUBLISHED
 from mnad_lite.report.study_text import (
     answer,
+    focus,
     memory_effect,
     published_line,
     readme_block,
     study_table,
+    target_answer,
     verdict,
 )
 
@@ -198,6 +200,73 @@ def test_readme_block_states_the_choice_when_the_summary_has_one():
     )
 
 
+def chosen_summary(seeds: int) -> dict:
+    """A summary whose ``study --choose`` picked no-memory (90.5, 91.5, 92.5 ... plus 0.5)."""
+    summary = fake_summary(seeds, 0.005, (-0.01, 0.02))
+    summary["choice"] = {
+        "rule": "lowest held-out error",
+        "size": [128, 128],
+        "held_out_error": {"memory": 0.0021, "no-memory": 0.00185},
+        "chosen": "no-memory",
+    }
+    return summary
+
+
+def test_the_sentences_describe_the_chosen_variant_when_there_is_a_choice():
+    summary = chosen_summary(3)
+    assert focus(fake_summary(3, 0.0, (0.0, 0.0))) == "memory"  # no choice: the reference
+    assert focus(summary) == "no-memory"
+    summary["choice"]["chosen"] = "gone"  # a choice of a variant the summary lacks
+    assert focus(summary) == "memory"
+    summary = chosen_summary(3)
+    rows = [{"source": "Paper", "method": "pred", "memory": True, "auc": 97.0}]
+    assert "This study's no-memory variant, 91.50 ± 1.00 over 3 seed(s), is 5.50 points" in (
+        published_line(summary, rows)
+    )
+    psnr = next(line for line in verdict(summary) if "PSNR alone" in line)
+    assert psnr.startswith("For no-memory, PSNR alone scores 92.50 ± 1.00 against 91.50 ± 1.00")
+    table = study_table(summary).splitlines()
+    assert table[3].startswith("| **no-memory, chosen** | 0, 1, 2 | 91.50 ± 1.00 |")
+    assert table[2].startswith("| memory | ")
+
+
+@pytest.mark.parametrize(
+    "seeds,target,expected",
+    [
+        (
+            3,
+            95.0,
+            "**Does no-memory reach a mean frame AUC of 95.0 % over 3 seeds? No**: 91.50 ± 1.00 "
+            "over seeds 0, 1, 2 (90.50, 91.50, 92.50), 3.50 points below it.",
+        ),
+        (
+            3,
+            91.5,  # reaching the target exactly counts
+            "**Does no-memory reach a mean frame AUC of 91.5 % over 3 seeds? Yes**: 91.50 ± 1.00 "
+            "over seeds 0, 1, 2 (90.50, 91.50, 92.50), 0.00 points above it.",
+        ),
+        (
+            1,
+            95.0,
+            "**Does no-memory reach a mean frame AUC of 95.0 % over 3 seeds? Not answered "
+            "yet**: 1 of 3 seeds have finished (90.50).",
+        ),
+    ],
+)
+def test_target_answer_needs_every_seed_and_compares_the_mean(seeds, target, expected):
+    summary = chosen_summary(seeds)
+    assert target_answer(summary, target) == expected
+    block = readme_block(summary, "s.json", target=target)
+    assert block.split("\n")[2] == expected  # right after the header
+    assert target_answer(summary, target) not in readme_block(summary, "s.json")
+
+
+def test_target_answer_counts_zero_seeds_when_the_variant_has_none():
+    summary = fake_summary(3, 0.0, (0.0, 0.0))
+    del summary["variants"]["memory"]
+    assert target_answer(summary, 95.0).endswith("Not answered yet**: 0 of 3 seeds have finished.")
+
+
 def test_published_line_compares_the_reference_with_the_first_published_row():
     summary = fake_summary(3, -0.02, (-0.03, -0.01))  # memory: 90, 91, 92
     rows = [
@@ -248,6 +317,16 @@ def test_refresh_readme_adds_the_published_numbers_the_marker_names(tmp_path):
         refresh_main([str(path)])
 
 
+def test_refresh_readme_adds_the_target_the_marker_names(tmp_path):
+    summary = chosen_summary(3)
+    path = readme(tmp_path, summary, marker="docs/s.json published=ped2 target=95.0 On Ped2")
+    assert refresh_main([str(path)]) == 0
+    text = path.read_text()
+    assert readme_block(summary, "docs/s.json", "On Ped2", PUBLISHED["ped2"], 95.0) in text
+    assert "over 3 seeds? No**: 91.50 ± 1.00" in text
+    assert "This study's no-memory variant" in text
+
+
 def test_refresh_readme_rewrites_only_the_block(tmp_path, capsys):
     summary = fake_summary(3, -0.02, (-0.03, -0.01))
     path = readme(tmp_path, summary)
@@ -277,3 +356,10 @@ def test_the_readme_states_the_committed_study_summaries():
     """Every study block of the README equals what its committed summary gives."""
     assert "<!-- study-summary: docs/studies/ped2-summary.json" in (ROOT / "README.md").read_text()
     assert refresh_main([str(ROOT / "README.md"), "--check"]) == 0
+
+
+def test_the_study_notes_state_their_committed_summaries():
+    """docs/studies/fast-ped2.md's results block equals what its summary gives."""
+    note = ROOT / "docs" / "studies" / "fast-ped2.md"
+    assert "<!-- study-summary: fast-ped2-summary.json" in note.read_text()
+    assert refresh_main([str(note), "--check"]) == 0
