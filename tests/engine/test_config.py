@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from pathlib import Path
 
 import pytest
 
@@ -108,3 +109,20 @@ def test_deep_skip_is_on_by_default_and_reaches_the_model():
     assert Config.from_dict({"deep_skip": "false"}).deep_skip is False
     with pytest.raises(ConfigError, match="deep_skip=false applies to prediction"):
         preset("quick", method="recon", deep_skip=False)
+
+
+def test_the_fast_preset_is_the_variant_its_study_chose():
+    """preset("fast") trains exactly like the fast-ped2 study's chosen variant (bar the
+    study's thread count and the preset's name), so the study's numbers describe it."""
+    from mnad_lite.pipeline.study import StudySpec
+
+    root = Path(__file__).resolve().parents[2] / "docs" / "studies"
+    spec = StudySpec.from_dict(json.loads((root / "fast-ped2.json").read_text()))
+    summary = json.loads((root / "fast-ped2-summary.json").read_text())
+    chosen = spec.variant(summary["choice"]["chosen"])
+    studied = dataclasses.asdict(spec.config(chosen, seed=0))
+    fast = dataclasses.asdict(preset("fast", seed=0))
+    assert studied.pop("num_threads") == 1 and fast.pop("num_threads") is None
+    assert (studied.pop("preset"), fast.pop("preset")) == ("lite", "fast")
+    assert fast == studied
+    assert fast["val_videos"] == 2 and tuple(fast["size"]) == (160, 240)
