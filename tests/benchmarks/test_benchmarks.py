@@ -166,6 +166,7 @@ QUICK = {  # script -> (extra arguments, a line its output must have)
     "threads": ([], "OMP_WAIT_POLICY=PASSIVE"),
     "budget": ([], "whole epochs within the budget"),
     "data_bench": ([], "data share of a step"),
+    "run_time": (["--predicted-min", "1"], "measured / predicted: x"),
 }
 if AUTHORS_CODE:
     QUICK["memory_bench --authors-code"] = (["--authors-code", AUTHORS_CODE], "authors-code")
@@ -215,3 +216,16 @@ def test_budget_counts_steps_validation_and_scoring():
     assert m["run"] == pytest.approx(3 * m["epoch"] + m["scoring"])
     no_val = run_minutes(preset("lite"), 1.0, 0.5, [10, 10, 10, 10], [10, 10])
     assert no_val["steps"] == 24 // 4 and no_val["epoch"] == pytest.approx(6 / 60)
+
+
+def test_run_time_refuses_a_run_folder_that_exists(tmp_path, capsys):
+    """Timing a resumed run would report part of a run: an existing --out is refused, and
+    nothing in it is touched."""
+    from run_time import main as run_time_main
+
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "config.json").write_text("{}")
+    assert run_time_main(["--data", str(tmp_path), "--out", str(out)]) == 1
+    assert "run: exists; give a new folder" in capsys.readouterr().out
+    assert (out / "config.json").read_text() == "{}"
