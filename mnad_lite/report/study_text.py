@@ -144,6 +144,55 @@ def answer(
     )
 
 
+#: Other (with memory, without memory, where) pairs of a grid that answer the same
+#: question under another condition; ``verdict`` states each pair whose runs finished.
+MEMORY_PAIRS = (("no-deep-skip", "no-deep-skip-no-memory", "Without the deepest skip"),)
+
+
+def pair_line(summary: dict[str, Any], with_memory: str, without: str, where: str) -> str | None:
+    """One sentence on a memory / no-memory pair other than the reference and its baseline:
+    the difference seed by seed (``without`` minus ``with_memory``, same seeds), set
+    against the reference's spread over seeds, which a pair with fewer seeds cannot
+    separate from; None until both have a seed in common."""
+    variants = summary["variants"]
+    a, b = variants.get(with_memory), variants.get(without)
+    if a is None or b is None:
+        return None
+    auc_a = dict(zip(a["seeds"], a["frame_auc"]["values"], strict=True))
+    auc_b = dict(zip(b["seeds"], b["frame_auc"]["values"], strict=True))
+    common = [s for s in a["seeds"] if s in auc_b and None not in (auc_a[s], auc_b[s])]
+    if not common:
+        return None
+    diffs = [100 * (auc_b[s] - auc_a[s]) for s in common]
+    text = (
+        f"{where} ({with_memory} against {without}), removing the memory changes the frame "
+        f"AUC by {sum(diffs) / len(diffs):+.2f} points over {len(common)} seed(s) (seed by "
+        "seed: "
+        + ", ".join(
+            f"{d:+.2f}, {100 * auc_a[s]:.2f} with and {100 * auc_b[s]:.2f} without"
+            for s, d in zip(common, diffs, strict=True)
+        )
+        + ")"
+    )
+    ref = variants.get(summary["reference"])
+    spread = (ref or {}).get("frame_auc", {}).get("std")
+    if spread is not None and len(common) < SEEDS_NEEDED:
+        mean, std = abs(sum(diffs) / len(diffs)), 100 * spread
+        seeds = f"{len(common)} seed{'s' if len(common) > 1 else ''}"
+        if mean <= 2 * std:
+            text += (
+                f"; that is within twice the seed-to-seed standard deviation of "
+                f"{summary['reference']}'s frame AUC ({std:.2f} points), so {seeds} cannot "
+                "tell it from training noise"
+            )
+        else:
+            text += (
+                f"; that is more than twice the seed-to-seed standard deviation of "
+                f"{summary['reference']}'s frame AUC ({std:.2f} points), but rests on {seeds}"
+            )
+    return text + "."
+
+
 def verdict(
     summary: dict[str, Any],
     where: str = "In this study",
@@ -152,7 +201,8 @@ def verdict(
 ) -> list[str]:
     """The evidence behind :func:`answer` (which says how far the study got), as
     sentences computed from ``summary``: the paired difference and its interval (with a
-    verdict only at ``seeds_needed`` seeds each), then, for the focus variant
+    verdict only at ``seeds_needed`` seeds each), the other memory / no-memory pairs
+    (:data:`MEMORY_PAIRS`, :func:`pair_line`), then, for the focus variant
     (:func:`focus`), PSNR alone against Eq. 16, the memory diagnostics and probes, and the
     test-time update. ``where`` opens the sentence with
     the difference ("On Ped2"). A summary without the baseline variant (a study that
@@ -176,6 +226,10 @@ def verdict(
         else:
             text += f": the memory {effect['word']}."
         lines.append(text)
+    for with_memory, without, condition in MEMORY_PAIRS:
+        line = pair_line(summary, with_memory, without, condition)
+        if line:
+            lines.append(line)
     if mem is None:
         return lines
     config = mem.get("config") or summary.get("config", {})

@@ -14,6 +14,7 @@ from mnad_lite.report.study_text import (
     answer,
     focus,
     memory_effect,
+    pair_line,
     published_line,
     readme_block,
     study_table,
@@ -173,6 +174,51 @@ def test_verdict_sentences_state_the_summary_numbers():
     empty = fake_summary(3, 0.0, (0.0, 0.0))
     del empty["variants"]["no-memory"]
     assert verdict(empty)[0].startswith("With memory, PSNR alone")  # no comparison to draw
+
+
+def test_pair_line_compares_a_memory_pair_seed_by_seed():
+    summary = fake_summary(3, 0.0, (0.0, 0.0))  # memory: 90, 91, 92 (std 1.00)
+
+    def add(name: str, seeds: list[int], auc: list[float]) -> None:
+        summary["variants"][name] = {
+            **summary["variants"]["memory"],
+            "seeds": seeds,
+            "frame_auc": stat(auc),
+        }
+
+    assert pair_line(summary, "a", "b", "Without X") is None  # neither has run
+    add("a", [0], [0.93])
+    assert pair_line(summary, "a", "b", "Without X") is None  # one side only
+    add("b", [1], [0.95])
+    assert pair_line(summary, "a", "b", "Without X") is None  # no seed in common
+    add("b", [0, 1], [0.945, 0.95])
+    assert pair_line(summary, "a", "b", "Without X") == (
+        "Without X (a against b), removing the memory changes the frame AUC by +1.50 points "
+        "over 1 seed(s) (seed by seed: +1.50, 93.00 with and 94.50 without); that is within "
+        "twice the seed-to-seed standard deviation of memory's frame AUC (1.00 points), so "
+        "1 seed cannot tell it from training noise."
+    )
+    add("b", [0], [0.96])
+    assert pair_line(summary, "a", "b", "Without X").endswith(
+        "more than twice the seed-to-seed standard deviation of memory's frame AUC "
+        "(1.00 points), but rests on 1 seed."
+    )
+    add("a", [0, 1, 2], [0.93, 0.93, 0.93])
+    add("b", [0, 1, 2], [0.94, 0.92, 0.95])
+    line = pair_line(summary, "a", "b", "Without X")
+    assert (
+        "by +0.67 points over 3 seed(s) (seed by seed: +1.00, 93.00 with and 94.00 without, "
+        in line
+    )
+    assert line.endswith("93.00 with and 95.00 without).")  # 3 seeds: no caveat
+    # verdict states the grid's own pair, when both halves have run
+    assert not any("deepest skip" in x for x in verdict(summary))
+    add("no-deep-skip", [0], [0.93])
+    add("no-deep-skip-no-memory", [0], [0.94])
+    assert any(
+        x.startswith("Without the deepest skip (no-deep-skip against no-deep-skip-no-memory)")
+        for x in verdict(summary)
+    )
 
 
 def test_study_table_has_a_row_per_variant_with_every_seed():
