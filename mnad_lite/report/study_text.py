@@ -164,9 +164,10 @@ def pair_line(summary: dict[str, Any], with_memory: str, without: str, where: st
     if not common:
         return None
     diffs = [100 * (auc_b[s] - auc_a[s]) for s in common]
+    mean = sum(diffs) / len(diffs)
     text = (
         f"{where} ({with_memory} against {without}), removing the memory changes the frame "
-        f"AUC by {sum(diffs) / len(diffs):+.2f} points over {len(common)} seed(s) (seed by "
+        f"AUC by {mean:+.2f} points over {len(common)} seed(s) (seed by "
         "seed: "
         + ", ".join(
             f"{d:+.2f}, {100 * auc_a[s]:.2f} with and {100 * auc_b[s]:.2f} without"
@@ -177,9 +178,9 @@ def pair_line(summary: dict[str, Any], with_memory: str, without: str, where: st
     ref = variants.get(summary["reference"])
     spread = (ref or {}).get("frame_auc", {}).get("std")
     if spread is not None and len(common) < SEEDS_NEEDED:
-        mean, std = abs(sum(diffs) / len(diffs)), 100 * spread
+        std = 100 * spread
         seeds = f"{len(common)} seed{'s' if len(common) > 1 else ''}"
-        if mean <= 2 * std:
+        if abs(mean) <= 2 * std:
             text += (
                 f"; that is within twice the seed-to-seed standard deviation of "
                 f"{summary['reference']}'s frame AUC ({std:.2f} points), so {seeds} cannot "
