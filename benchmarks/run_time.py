@@ -72,15 +72,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--predicted-min", type=float, help="budget.py's run minutes")
     parser.add_argument("--quick", action="store_true", help="quick preset: a smoke test")
     args = parser.parse_args(argv)
-    tmp = None
-    if args.quick:
-        from mnad_lite.data.synthetic import generate
+    if not args.quick:
+        if args.data is None or args.out is None:
+            parser.error("--data and --out are needed (or --quick)")
+        return run(args)
+    from mnad_lite.data.synthetic import generate
 
-        tmp = tempfile.TemporaryDirectory()
-        args.preset, args.data = "quick", generate(Path(tmp.name) / "data", "quick")
-        args.out = Path(tmp.name) / "run"
-    if args.data is None or args.out is None:
-        parser.error("--data and --out are needed (or --quick)")
+    with tempfile.TemporaryDirectory() as tmp:  # removed on success and on failure
+        args.preset, args.data = "quick", generate(Path(tmp) / "data", "quick")
+        args.out = Path(tmp) / "run"
+        return run(args)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Train and score one run as ``args`` says, print the times, write ``run_time.json``."""
     if args.out.exists():
         print(f"{args.out}: exists; give a new folder (a resumed run is not timed)")
         return 1
@@ -105,8 +110,6 @@ def main(argv: list[str] | None = None) -> int:
         print(f"measured / predicted: x{ratio:.2f} ({args.predicted_min:.1f} min predicted)")
     write_text_atomic(args.out / "run_time.json", json.dumps(record, indent=2) + "\n")
     print(f"wrote {args.out / 'run_time.json'}")
-    if tmp is not None:
-        tmp.cleanup()
     return 0
 
 
