@@ -577,7 +577,8 @@ def paired_bootstrap(
 
 def summarize(out: str | Path) -> dict[str, Any]:
     """Collect every finished run of the study in ``out`` into ``summary.json``, ``.md``
-    and ``.png``; returns the summary."""
+    and ``.png``; returns the summary. Its ``pending`` maps each variant with unfinished
+    runs (not started, training or not yet scored) to their seeds."""
     import torch
 
     out = Path(out)
@@ -589,12 +590,14 @@ def summarize(out: str | Path) -> dict[str, Any]:
     except json.JSONDecodeError as err:
         raise ConfigError(f"{stored}: not a study definition ({err})") from None
     variants: dict[str, Any] = {}
+    pending: dict[str, list[int]] = {}
     scores: dict[str, dict[int, dict[str, np.ndarray]]] = {}
     for v in spec.variants:
         per_seed: dict[int, dict[str, Any]] = {}
         for seed in spec.seeds_of(v):
             run = run_dir(out, v, seed)
             if not (run / "eval.json").is_file():
+                pending.setdefault(v.name, []).append(seed)
                 continue
             report = json.loads((run / "eval.json").read_text())
             weights = run_dir(out, spec.variant(v.weights_from), seed) if v.weights_from else run
@@ -652,6 +655,7 @@ def summarize(out: str | Path) -> dict[str, Any]:
         "date": time.strftime("%Y-%m-%d"),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}",
         "variants": variants,
+        "pending": pending,
     }
     write_text_atomic(out / "summary.json", json.dumps(summary, indent=2) + "\n")
     write_text_atomic(out / "summary.md", markdown(summary) + "\n")
@@ -717,7 +721,8 @@ def _round(x: Any, digits: int) -> Any:
 def compact_summary(summary: dict[str, Any], digits: int = 6) -> dict[str, Any]:
     """A study summary small enough to commit (``docs/studies/<name>-summary.json``).
 
-    Keeps the header (study, preset, reference, date, machine), the reference variant's
+    Keeps the header (study, preset, reference, date, machine, and ``pending``, the
+    grid's unfinished seeds per variant, when there are any), the reference variant's
     configuration once (``config``) and, per variant: ``note``, ``beyond_paper``,
     ``seeds``, ``config_changes`` (the fields whose value differs from ``config``),
     ``evaluate``, ``weights_from``, every statistic (``mean``, ``std``, ``n`` and each
@@ -749,6 +754,8 @@ def compact_summary(summary: dict[str, Any], digits: int = 6) -> dict[str, Any]:
             entry["vs_reference"] = v["vs_reference"]
         out_variants[name] = entry
     header = {k: summary[k] for k in ("study", "preset", "reference", "date", "machine")}
+    if summary.get("pending"):
+        header["pending"] = summary["pending"]
     return _round({**header, "config": base, "variants": out_variants}, digits)
 
 

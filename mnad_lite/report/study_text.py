@@ -400,9 +400,15 @@ def readme_block(
     others = published_line(summary, published or [])
     if others:
         lines.insert(0, others)
-    finished = "; ".join(
-        f"{n} seeds {', '.join(map(str, v['seeds']))}" for n, v in summary["variants"].items()
-    )
+    def runs(seeds_of: dict[str, list[int]]) -> str:
+        return "; ".join(
+            f"{n} seed{'s' if len(s) > 1 else ''} {', '.join(map(str, s))}"
+            for n, s in seeds_of.items()
+        )
+
+    finished = runs({n: v["seeds"] for n, v in summary["variants"].items()}) or "none"
+    if summary.get("pending"):
+        finished += f". Not finished yet: {runs(summary['pending'])}"
     return "\n".join(
         [
             f"Study `{summary['study']}`, preset `{summary['preset']}`, summary written "

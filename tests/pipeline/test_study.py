@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -367,7 +368,25 @@ def test_paired_bootstrap_on_a_known_case():
 
 def test_summarize_of_an_empty_study(tmp_path):
     (tmp_path / "study.json").write_text(json.dumps(tiny_grid().to_dict()))
-    assert summarize(tmp_path)["variants"] == {}
+    summary = summarize(tmp_path)
+    assert summary["variants"] == {}
+    # every run of the grid is pending, and says so in the compact form too
+    expected = {"memory": [0, 1], "no-memory": [0, 1], "memory-no-test-update": [0, 1]}
+    assert summary["pending"] == expected
+    assert compact_summary(summary)["pending"] == expected
+
+
+def test_summary_lists_the_runs_not_finished(study, tmp_path):
+    out, summary, _ = study
+    assert summary["pending"] == {}
+    # a copy of the study with one run's scores gone: that run is pending, and leaves
+    # its variant's statistics
+    part = shutil.copytree(out, tmp_path / "part")
+    (part / "no-memory" / "seed1" / "eval.json").unlink()
+    partial = summarize(part)
+    assert partial["pending"] == {"no-memory": [1]}
+    assert partial["variants"]["no-memory"]["seeds"] == [0]
+    assert compact_summary(partial)["pending"] == {"no-memory": [1]}
 
 
 def test_compact_summary_keeps_what_the_reports_read(study, tmp_path):

@@ -230,6 +230,24 @@ def test_study_table_has_a_row_per_variant_with_every_seed():
     assert table[4].endswith("| (same weights) |")
 
 
+def test_readme_block_names_the_runs_finished_and_those_not_yet():
+    summary = fake_summary(3, -0.02, (-0.03, -0.01))
+    head = readme_block(summary, "s.json").splitlines()[0]
+    assert head.endswith(
+        "Finished: memory seeds 0, 1, 2; no-memory seeds 0, 1, 2; "
+        "memory-no-test-update seeds 0, 1, 2."
+    )
+    summary["pending"] = {"paper-forms": [0], "no-memory": [3, 4]}
+    head = readme_block(summary, "s.json").splitlines()[0]
+    assert head.endswith(
+        "memory-no-test-update seeds 0, 1, 2. Not finished yet: paper-forms seed 0; "
+        "no-memory seeds 3, 4."
+    )
+    summary["variants"], summary["pending"] = {}, {"memory": [0]}
+    head = readme_block(summary, "s.json").splitlines()[0]
+    assert head.endswith("Finished: none. Not finished yet: memory seed 0.")
+
+
 def test_readme_block_states_the_choice_when_the_summary_has_one():
     summary = fake_summary(3, -0.02, (-0.03, -0.01))
     assert "Chosen by" not in readme_block(summary, "s.json")
