@@ -400,6 +400,7 @@ def readme_block(
     others = published_line(summary, published or [])
     if others:
         lines.insert(0, others)
+
     def runs(seeds_of: dict[str, list[int]]) -> str:
         return "; ".join(
             f"{n} seed{'s' if len(s) > 1 else ''} {', '.join(map(str, s))}"
