@@ -194,6 +194,43 @@ def pair_line(summary: dict[str, Any], with_memory: str, without: str, where: st
     return text + "."
 
 
+def few_seeds_line(summary: dict[str, Any], seeds_needed: int = SEEDS_NEEDED) -> str | None:
+    """One sentence on the variants with fewer than ``seeds_needed`` seeds: each one's
+    difference from the reference on the same seed(s) (points, variant minus reference),
+    and which of them exceed twice the reference's seed-to-seed standard deviation, the
+    least a difference resting on one seed must clear before it says more than training
+    noise; None when there is no such variant or the reference has no spread yet."""
+    variants = summary["variants"]
+    ref = summary["reference"]
+    spread = (variants.get(ref) or {}).get("frame_auc", {}).get("std")
+    few = {
+        name: 100 * v["vs_reference"]["mean_diff"]
+        for name, v in variants.items()
+        if name != ref and len(v["seeds"]) < seeds_needed and "vs_reference" in v
+    }
+    if spread is None or not few:
+        return None
+    std = 100 * spread
+    listed = ", ".join(
+        f"{name}{' (beyond the paper)' if variants[name].get('beyond_paper') else ''} "
+        f"{diff:+.2f} (seed{'s' if len(variants[name]['seeds']) > 1 else ''} "
+        f"{', '.join(map(str, variants[name]['seeds']))})"
+        for name, diff in few.items()
+    )
+    clear = [name for name, diff in few.items() if abs(diff) > 2 * std]
+    if not clear:
+        last = "none of them is more than twice that, so none can be told from training noise"
+    elif len(clear) == len(few):
+        last = "all of them are more than twice that"
+    else:
+        last = f"only {', '.join(clear)} {'is' if len(clear) == 1 else 'are'} more than twice that"
+    return (
+        f"With fewer than {seeds_needed} seeds, against {ref} on the same seed(s), frame AUC "
+        f"in points: {listed}. {ref}'s own seed-to-seed standard deviation is {std:.2f} "
+        f"points; {last}."
+    )
+
+
 def verdict(
     summary: dict[str, Any],
     where: str = "In this study",
@@ -203,7 +240,8 @@ def verdict(
     """The evidence behind :func:`answer` (which says how far the study got), as
     sentences computed from ``summary``: the paired difference and its interval (with a
     verdict only at ``seeds_needed`` seeds each), the other memory / no-memory pairs
-    (:data:`MEMORY_PAIRS`, :func:`pair_line`), then, for the focus variant
+    (:data:`MEMORY_PAIRS`, :func:`pair_line`), the variants with fewer seeds
+    (:func:`few_seeds_line`), then, for the focus variant
     (:func:`focus`), PSNR alone against Eq. 16, the memory diagnostics and probes, and the
     test-time update. ``where`` opens the sentence with
     the difference ("On Ped2"). A summary without the baseline variant (a study that
@@ -231,6 +269,9 @@ def verdict(
         line = pair_line(summary, with_memory, without, condition)
         if line:
             lines.append(line)
+    line = few_seeds_line(summary, seeds_needed)
+    if line:
+        lines.append(line)
     if mem is None:
         return lines
     config = mem.get("config") or summary.get("config", {})

@@ -12,6 +12,7 @@ import pytest
 from mnad_lite.report.published import PUBLISHED
 from mnad_lite.report.study_text import (
     answer,
+    few_seeds_line,
     focus,
     memory_effect,
     pair_line,
@@ -228,6 +229,38 @@ def test_study_table_has_a_row_per_variant_with_every_seed():
     assert table[2].endswith("| (reference) | 60, 61, 62 |")
     assert "| -2.00 [-3.00, -1.00] |" in table[3]
     assert table[4].endswith("| (same weights) |")
+
+
+def test_few_seeds_line_sets_one_seed_variants_against_the_seed_spread():
+    summary = fake_summary(3, 0.0, (0.0, 0.0))  # memory: 90, 91, 92 (std 1.00)
+    assert few_seeds_line(summary) is None  # every variant has 3 seeds
+
+    def add(name: str, seeds: list[int], diff: float, beyond: bool = False) -> None:
+        summary["variants"][name] = {
+            **summary["variants"]["memory"],
+            "seeds": seeds,
+            "beyond_paper": beyond,
+            "vs_reference": {"mean_diff": diff, "ci": [diff - 0.01, diff + 0.01]},
+        }
+
+    add("a", [0], 0.015)
+    add("b", [0, 1], -0.025, beyond=True)
+    assert few_seeds_line(summary) == (
+        "With fewer than 3 seeds, against memory on the same seed(s), frame AUC in points: "
+        "a +1.50 (seed 0), b (beyond the paper) -2.50 (seeds 0, 1). memory's own seed-to-seed "
+        "standard deviation is 1.00 points; only b is more than twice that."
+    )
+    assert few_seeds_line(summary) in verdict(summary)
+    summary["variants"]["a"]["vs_reference"]["mean_diff"] = 0.021
+    assert few_seeds_line(summary).endswith("; all of them are more than twice that.")
+    summary["variants"]["a"]["vs_reference"]["mean_diff"] = -0.019  # just under twice
+    summary["variants"]["b"]["vs_reference"]["mean_diff"] = 0.0
+    assert few_seeds_line(summary).endswith(
+        "none of them is more than twice that, so none can be told from training noise."
+    )
+    assert few_seeds_line(summary, seeds_needed=1) is None  # none has fewer than 1 seed
+    summary["variants"]["memory"]["frame_auc"] = stat([0.9])  # one reference seed: no spread
+    assert few_seeds_line(summary) is None
 
 
 def test_readme_block_names_the_runs_finished_and_those_not_yet():
