@@ -229,3 +229,28 @@ def test_run_time_refuses_a_run_folder_that_exists(tmp_path, capsys):
     assert run_time_main(["--data", str(tmp_path), "--out", str(out)]) == 1
     assert "run: exists; give a new folder" in capsys.readouterr().out
     assert (out / "config.json").read_text() == "{}"
+
+
+def test_the_time_paragraphs_state_the_committed_measurement():
+    """The fast preset's measured time is typed into the README and fast-ped2.md; every
+    number there is that of the committed run_time.json (docs/studies/fast-ped2-time.json)."""
+    import json
+
+    root = BENCHMARKS.parent
+    record = json.loads((root / "docs/studies/fast-ped2-time.json").read_text())
+    assert record["preset"] == "fast" and record["predicted_min"] is not None
+    total, predicted = record["total_min"], record["predicted_min"]
+    fragments = [
+        f"--threads {record['threads']} --predicted-min {predicted}",
+        f"{record['date']}, {record['threads']} threads, nothing else running",
+        f"training {record['train_min']:.1f} minutes ({record['epochs']} epochs, median "
+        f"{record['median_epoch_min']:.2f} minutes each",
+        f"evaluation {record['evaluate_min']:.1f} minute",
+        f"{total:.1f} minutes in all, x{total / predicted:.2f} the {predicted:.1f} minutes",
+        f"{total - 45:.1f} minutes over the 45-minute budget",
+        f"scored {100 * record['frame_auc']:.2f}",
+    ]
+    for name in ("README.md", "docs/studies/fast-ped2.md"):
+        text = " ".join((root / name).read_text().split())  # line breaks as spaces
+        for fragment in fragments:
+            assert fragment in text, f"{name}: {fragment!r}"
