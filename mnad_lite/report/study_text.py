@@ -33,6 +33,13 @@ def _num(stat: dict[str, Any] | None, scale: float = 100.0, digits: int = 2) -> 
     return text
 
 
+def _percent(fraction: float) -> str:
+    """A fraction in %, with two significant digits below 1 % (0.00089) and three above
+    (45.6, 100)."""
+    value = 100 * fraction
+    return f"{value:.3g}" if value >= 1 else f"{value:.2g}"
+
+
 def _seeds(values: list[Any], scale: float = 100.0, digits: int = 2) -> str:
     return ", ".join("" if x is None else f"{scale * x:.{digits}f}" for x in values)
 
@@ -218,7 +225,14 @@ def few_seeds_line(summary: dict[str, Any], seeds_needed: int = SEEDS_NEEDED) ->
         for name, diff in few.items()
     )
     clear = [name for name, diff in few.items() if abs(diff) > 2 * std]
-    if not clear:
+    if len(few) == 1:
+        last = (
+            "the difference is more than twice that"
+            if clear
+            else "the difference is not more than twice that, so it cannot be told from "
+            "training noise"
+        )
+    elif not clear:
         last = "none of them is more than twice that, so none can be told from training noise"
     elif len(clear) == len(few):
         last = "all of them are more than twice that"
@@ -291,7 +305,7 @@ def verdict(
             f"{mem['cos_nearest']['mean']:.4f}, mean largest read weight "
             f"{mem['max_read_weight']['mean']:.3f}{flat}, {mem['items_used']['mean']:.1f} of "
             f"{items} items used, separateness hinge active for "
-            f"{100 * mem['hinge_active']['mean']:.2g} % of the queries."
+            f"{_percent(mem['hinge_active']['mean'])} % of the queries."
         )
     probes = {
         k[len("probe_") : -len("_change_ratio")]: v["mean"]
@@ -335,21 +349,23 @@ def mechanism_table(summary: dict[str, Any]) -> str:
         "|---|---|---|---|---|---|" + "---|" * len(cuts) + "---|",
     ]
 
-    def mean(v: dict[str, Any], key: str, scale: float = 1.0, digits: int = 3, fmt="f") -> str:
+    def mean(v: dict[str, Any], key: str, digits: int = 3, scale: float = 1.0) -> str:
         stats = v.get(key)
         if not stats or stats["mean"] is None:
             return ""
-        return f"{scale * stats['mean']:.{digits}{fmt}}"
+        if key == "hinge_active":
+            return _percent(stats["mean"])
+        return f"{scale * stats['mean']:.{digits}f}"
 
     for name, v in summary["variants"].items():
         if v["weights_from"]:
             continue
         lines.append(
-            f"| {name} | {mean(v, 'items_used', digits=1)} | {mean(v, 'usage_entropy', digits=2)} "
-            f"| {mean(v, 'cos_nearest', digits=4)} | {mean(v, 'max_read_weight')} "
-            f"| {mean(v, 'hinge_active', 100.0, 2, 'g')} | "
-            + " | ".join(mean(v, f"probe_{c}_auc_change", 100.0, 2) for c in cuts)
-            + f" | {mean(v, 'probe_no_read_change_ratio', digits=2)} |"
+            f"| {name} | {mean(v, 'items_used', 1)} | {mean(v, 'usage_entropy', 2)} "
+            f"| {mean(v, 'cos_nearest', 4)} | {mean(v, 'max_read_weight')} "
+            f"| {mean(v, 'hinge_active')} | "
+            + " | ".join(mean(v, f"probe_{c}_auc_change", 2, 100.0) for c in cuts)
+            + f" | {mean(v, 'probe_no_read_change_ratio', 2)} |"
         )
     return "\n".join(lines)
 

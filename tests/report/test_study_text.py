@@ -14,6 +14,7 @@ from mnad_lite.report.study_text import (
     answer,
     few_seeds_line,
     focus,
+    mechanism_table,
     memory_effect,
     pair_line,
     published_line,
@@ -259,8 +260,28 @@ def test_few_seeds_line_sets_one_seed_variants_against_the_seed_spread():
         "none of them is more than twice that, so none can be told from training noise."
     )
     assert few_seeds_line(summary, seeds_needed=1) is None  # none has fewer than 1 seed
+    del summary["variants"]["b"]  # one variant: its own difference, in the singular
+    assert few_seeds_line(summary).endswith(
+        "a -1.90 (seed 0). memory's own seed-to-seed standard deviation is 1.00 points; the "
+        "difference is not more than twice that, so it cannot be told from training noise."
+    )
+    summary["variants"]["a"]["vs_reference"]["mean_diff"] = 0.025
+    assert few_seeds_line(summary).endswith("points; the difference is more than twice that.")
     summary["variants"]["memory"]["frame_auc"] = stat([0.9])  # one reference seed: no spread
     assert few_seeds_line(summary) is None
+
+
+def test_hinge_activity_is_written_with_the_digits_it_needs():
+    """0.001 % and 100 % both read as numbers (not "1e+02")."""
+    summary = fake_summary(3, 0.0, (0.0, 0.0))
+    memory = summary["variants"]["memory"]
+    row = mechanism_table(summary).splitlines()[2].split(" | ")
+    assert row[0] == "| memory" and row[5] == "0.001"
+    assert any("hinge active for 0.001 % of the queries" in x for x in verdict(summary))
+    for fraction, text in ((1.0, "100"), (0.456, "45.6"), (0.0000089, "0.00089"), (0.0, "0")):
+        memory["hinge_active"] = stat([fraction] * 3)
+        assert mechanism_table(summary).splitlines()[2].split(" | ")[5] == text
+        assert any(f"hinge active for {text} % of the queries" in x for x in verdict(summary))
 
 
 def test_readme_block_names_the_runs_finished_and_those_not_yet():
