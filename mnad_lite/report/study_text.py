@@ -240,8 +240,8 @@ def few_seeds_line(summary: dict[str, Any], seeds_needed: int = SEEDS_NEEDED) ->
         last = f"only {', '.join(clear)} {'is' if len(clear) == 1 else 'are'} more than twice that"
     return (
         f"With fewer than {seeds_needed} seeds, against {ref} on the same seed(s), frame AUC "
-        f"in points: {listed}. {ref}'s own seed-to-seed standard deviation is {std:.2f} "
-        f"points; {last}."
+        f"in points: {listed}. The seed-to-seed standard deviation of {ref}'s frame AUC is "
+        f"{std:.2f} points; {last}."
     )
 
 

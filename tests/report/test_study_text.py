@@ -248,8 +248,9 @@ def test_few_seeds_line_sets_one_seed_variants_against_the_seed_spread():
     add("b", [0, 1], -0.025, beyond=True)
     assert few_seeds_line(summary) == (
         "With fewer than 3 seeds, against memory on the same seed(s), frame AUC in points: "
-        "a +1.50 (seed 0), b (beyond the paper) -2.50 (seeds 0, 1). memory's own seed-to-seed "
-        "standard deviation is 1.00 points; only b is more than twice that."
+        "a +1.50 (seed 0), b (beyond the paper) -2.50 (seeds 0, 1). The seed-to-seed "
+        "standard deviation of memory's frame AUC is 1.00 points; only b is more than twice "
+        "that."
     )
     assert few_seeds_line(summary) in verdict(summary)
     summary["variants"]["a"]["vs_reference"]["mean_diff"] = 0.021
@@ -262,8 +263,9 @@ def test_few_seeds_line_sets_one_seed_variants_against_the_seed_spread():
     assert few_seeds_line(summary, seeds_needed=1) is None  # none has fewer than 1 seed
     del summary["variants"]["b"]  # one variant: its own difference, in the singular
     assert few_seeds_line(summary).endswith(
-        "a -1.90 (seed 0). memory's own seed-to-seed standard deviation is 1.00 points; the "
-        "difference is not more than twice that, so it cannot be told from training noise."
+        "a -1.90 (seed 0). The seed-to-seed standard deviation of memory's frame AUC is 1.00 "
+        "points; the difference is not more than twice that, so it cannot be told from "
+        "training noise."
     )
     summary["variants"]["a"]["vs_reference"]["mean_diff"] = 0.025
     assert few_seeds_line(summary).endswith("points; the difference is more than twice that.")
