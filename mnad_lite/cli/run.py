@@ -112,6 +112,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="also write the compact summary (a few KB, for committing) to FILE",
     )
     p.add_argument(
+        "--save-records",
+        type=Path,
+        metavar="DIR",
+        help="also keep every finished run as a small record in DIR (no weights, no labels; "
+        "for committing)",
+    )
+    p.add_argument(
+        "--restore-records",
+        type=Path,
+        metavar="DIR",
+        help="first bring the runs recorded in DIR that --out lacks back (needs --data: "
+        "their labels are read from the dataset)",
+    )
+    p.add_argument(
         "--choose",
         action="store_true",
         help="pick the variant with the lowest held-out error (needs --data; no test labels)",
@@ -258,6 +272,13 @@ def cmd_study(args: argparse.Namespace) -> int:
             print(f"{name:<24} held-out error {error:.6f}")
         print(f"chosen: {choice['chosen']} (wrote {args.out / 'choice.json'})")
         return 0
+    if args.restore_records is not None:
+        from mnad_lite.pipeline.records import restore_records
+
+        if args.data is None:
+            raise ConfigError("study --restore-records needs --data (labels are read from it)")
+        restored = restore_records(args.restore_records, args.out, args.data)
+        print(f"restored {len(restored)} run(s) from {args.restore_records}: {restored}")
     if args.summary_only:
         summary = summarize(args.out)
     elif args.grid is None or args.data is None:
@@ -268,6 +289,11 @@ def cmd_study(args: argparse.Namespace) -> int:
         summary = run_study(spec, args.data, args.out, only=only, max_runs=args.max_runs)
     print(markdown(summary))
     print(f"wrote {args.out / 'summary.json'}, {args.out / 'summary.md'}")
+    if args.save_records is not None:
+        from mnad_lite.pipeline.records import save_records
+
+        saved = save_records(args.out, args.save_records)
+        print(f"recorded {len(saved)} new run(s) in {args.save_records}: {saved}")
     if args.compact is not None:
         write_compact_summary(args.out / "summary.json", args.compact)
         print(f"wrote {args.compact} (compact)")

@@ -16,7 +16,9 @@ start the same command again. Several processes may work on one study folder at 
 skips runs that a live process has claimed; a claim left by a killed process is taken
 over. The grid may grow between invocations (new variants or
 seeds); a variant whose definition changed is refused, so old results never mix with a
-new definition.
+new definition. A finished run can be kept as a small record without weights or labels
+and brought back into a study folder (:mod:`mnad_lite.pipeline.records`); the committed
+compact summary keeps the runs a study folder lost (:func:`merge_compact`).
 
 The summary gives, per variant, the mean, standard deviation and every seed's value of
 the evaluation choices (paper protocol, one global min-max, macro, PSNR only, D only,
@@ -382,6 +384,9 @@ def run_study(
             source = run_dir(out, spec.variant(variant.weights_from), seed)
             if not (source / "eval.json").is_file():  # the source run is not finished
                 log(f"{variant.name} seed {seed}: waits for {variant.weights_from} seed {seed}")
+                continue
+            if not (source / "model.pt").is_file():  # restored from a record: no weights
+                log(f"{variant.name} seed {seed}: {source} keeps no weights; train it again")
                 continue
         needs_training = variant.weights_from is None and (
             not (run / "model.pt").is_file() or _unfinished(run, config.epochs)
@@ -777,10 +782,66 @@ def dumps_compact(data: Any, width: int = 100, indent: str = "") -> str:
     return "[\n" + ",\n".join(parts) + "\n" + indent + "]"
 
 
+def merge_compact(previous: dict[str, Any], new: dict[str, Any], name: str) -> dict[str, Any]:
+    """``new`` (a compact summary) keeping what ``previous`` holds and ``new`` lacks.
+
+    A study folder may lose finished runs (a fresh machine, ``runs/`` wiped) while its
+    committed compact summary keeps their numbers. A variant ``new`` lacks is carried
+    over from ``previous``; a variant with no seed that ``previous`` lacks keeps
+    ``previous``'s entry (whose paired differences may rest on reference runs now gone),
+    once every common seed's frame AUC agrees (a run made again must reproduce the
+    number it replaces: training is deterministic); a variant with new seeds takes
+    ``new``'s entry. ``pending`` drops the seeds carried over. ``name``
+    (the file) only labels the error raised when a common seed disagrees.
+    """
+    merged = {**new, "variants": dict(new["variants"])}
+    for variant, old in previous.get("variants", {}).items():
+        entry = new["variants"].get(variant)
+        if entry is None:
+            merged["variants"][variant] = old
+            continue
+        before = dict(zip(old["seeds"], old["frame_auc"]["values"], strict=True))
+        now = dict(zip(entry["seeds"], entry["frame_auc"]["values"], strict=True))
+        for seed in sorted(set(before) & set(now)):
+            if before[seed] is not None and now[seed] is not None:
+                if not math.isclose(before[seed], now[seed], rel_tol=1e-5):
+                    raise ConfigError(
+                        f"{name}: {variant} seed {seed} had frame AUC {before[seed]:.6f}, "
+                        f"the run in the study folder {now[seed]:.6f}; delete {name} to "
+                        "replace its numbers"
+                    )
+        if set(now) <= set(before):
+            merged["variants"][variant] = old
+    # the previous file's order, then the variants new to it
+    order = [*previous.get("variants", {}), *new["variants"]]
+    merged["variants"] = {v: merged["variants"][v] for v in dict.fromkeys(order)}
+    pending = {
+        v: [s for s in seeds if s not in merged["variants"].get(v, {}).get("seeds", [])]
+        for v, seeds in new.get("pending", {}).items()
+    }
+    merged.pop("pending", None)
+    if any(pending.values()):
+        merged = {
+            **{k: x for k, x in merged.items() if k not in ("config", "variants")},
+            "pending": {v: seeds for v, seeds in pending.items() if seeds},
+            "config": merged["config"],
+            "variants": merged["variants"],
+        }
+    return merged
+
+
 def write_compact_summary(summary_json: str | Path, out: str | Path) -> dict[str, Any]:
     """Read a study's ``summary.json``, write :func:`compact_summary` of it to ``out``;
-    with the study's ``choice.json`` (``study --choose``) beside it, as ``choice``."""
+    with the study's ``choice.json`` (``study --choose``) beside it, as ``choice``. An
+    existing ``out`` keeps the runs the study folder no longer holds
+    (:func:`merge_compact`)."""
     compact = compact_summary(json.loads(Path(summary_json).read_text()))
+    if Path(out).is_file():
+        try:
+            previous = json.loads(Path(out).read_text())
+        except json.JSONDecodeError as err:
+            raise ConfigError(f"{out}: not a compact summary ({err})") from None
+        compact = merge_compact(previous, compact, str(out))
     choice = Path(summary_json).parent / "choice.json"
     if choice.is_file():
         compact["choice"] = _round(json.loads(choice.read_text()), 6)
