@@ -653,12 +653,21 @@ def summarize(out: str | Path) -> dict[str, Any]:
             - variants[spec.reference]["runs"][str(s)]["frame_auc"]
             for s in common
         }
+        # the reference runs this pair used: a committed summary may list other runs of
+        # the same seeds (see merge_compact's reruns)
+        entry["vs_reference"]["reference_auc"] = {
+            str(s): variants[spec.reference]["runs"][str(s)]["frame_auc"] for s in common
+        }
     summary = {
         "study": spec.name,
         "preset": spec.preset,
         "reference": spec.reference,
         "date": time.strftime("%Y-%m-%d"),
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}",
+        # the CPU capability picks the kernels, and so the last bits of every sum
+        "machine": (
+            f"{platform.machine()} ({torch.backends.cpu.get_cpu_capability()}), "
+            f"{os.cpu_count()} cores, torch {torch.__version__}"
+        ),
         "variants": variants,
         "pending": pending,
     }
@@ -782,17 +791,27 @@ def dumps_compact(data: Any, width: int = 100, indent: str = "") -> str:
     return "[\n" + ",\n".join(parts) + "\n" + indent + "]"
 
 
+def _same(a: float | None, b: float | None) -> bool:
+    return a is not None and b is not None and math.isclose(a, b, rel_tol=1e-5)
+
+
 def merge_compact(previous: dict[str, Any], new: dict[str, Any], name: str) -> dict[str, Any]:
     """``new`` (a compact summary) keeping what ``previous`` holds and ``new`` lacks.
 
     A study folder may lose finished runs (a fresh machine, ``runs/`` wiped) while its
     committed compact summary keeps their numbers. A variant ``new`` lacks is carried
     over from ``previous``; a variant with no seed that ``previous`` lacks keeps
-    ``previous``'s entry (whose paired differences may rest on reference runs now gone),
-    once every common seed's frame AUC agrees (a run made again must reproduce the
-    number it replaces: training is deterministic); a variant with new seeds takes
-    ``new``'s entry. ``pending`` drops the seeds carried over. ``name``
-    (the file) only labels the error raised when a common seed disagrees.
+    ``previous``'s entry (whose paired differences may rest on reference runs now gone);
+    a variant with new seeds takes ``new``'s entry. ``pending`` drops the seeds carried
+    over.
+
+    A kept seed whose run in ``new`` is another run (a different frame AUC or training
+    time: trained again, here or on another machine) is recorded in the kept entry's
+    ``reruns`` ``{seed: {date, machine, frame_auc, train_minutes}}``, never mixed into its
+    statistics: the same seed does not give the same run on another CPU (float rounding
+    grows over training), and the report says how far apart the two landed. A variant
+    with new seeds whose common seeds disagree cannot be merged that way (its statistics
+    would mix runs): ConfigError, ``name`` (the file) in the message.
     """
     merged = {**new, "variants": dict(new["variants"])}
     for variant, old in previous.get("variants", {}).items():
@@ -800,18 +819,48 @@ def merge_compact(previous: dict[str, Any], new: dict[str, Any], name: str) -> d
         if entry is None:
             merged["variants"][variant] = old
             continue
-        before = dict(zip(old["seeds"], old["frame_auc"]["values"], strict=True))
-        now = dict(zip(entry["seeds"], entry["frame_auc"]["values"], strict=True))
-        for seed in sorted(set(before) & set(now)):
-            if before[seed] is not None and now[seed] is not None:
-                if not math.isclose(before[seed], now[seed], rel_tol=1e-5):
-                    raise ConfigError(
-                        f"{name}: {variant} seed {seed} had frame AUC {before[seed]:.6f}, "
-                        f"the run in the study folder {now[seed]:.6f}; delete {name} to "
-                        "replace its numbers"
-                    )
-        if set(now) <= set(before):
-            merged["variants"][variant] = old
+
+        def by_seed(e: dict[str, Any], key: str) -> dict[int, Any]:
+            values = (e.get(key) or {}).get("values") or [None] * len(e["seeds"])
+            return dict(zip(e["seeds"], values, strict=True))
+
+        before, now = by_seed(old, "frame_auc"), by_seed(entry, "frame_auc")
+        minutes_before, minutes_now = by_seed(old, "train_minutes"), by_seed(entry, "train_minutes")
+        common = sorted(set(before) & set(now))
+        # another run of a kept seed: its AUC or its logged training time differs
+        other = [
+            s
+            for s in common
+            if not _same(before[s], now[s])
+            or (minutes_before[s] is not None and not _same(minutes_before[s], minutes_now[s]))
+        ]
+        if not set(now) <= set(before):
+            disagree = [s for s in common if not _same(before[s], now[s])]
+            if disagree:
+                s = disagree[0]
+                raise ConfigError(
+                    f"{name}: {variant} seed {s} had frame AUC {before[s]:.6f}, the run in "
+                    f"the study folder {now[s]:.6f}, and the folder has new seeds of it; "
+                    f"delete {name} to replace its numbers"
+                )
+            continue
+        kept = dict(old)
+        reruns = dict(old.get("reruns", {}))
+        for s in other:
+            known = reruns.get(str(s), {})
+            if _same(known.get("frame_auc"), now[s]) and _same(
+                known.get("train_minutes"), minutes_now[s]
+            ):
+                continue  # this rerun is recorded already
+            reruns[str(s)] = {
+                "date": new.get("date"),
+                "machine": new.get("machine"),
+                "frame_auc": now[s],
+                "train_minutes": minutes_now[s],
+            }
+        if reruns:
+            kept["reruns"] = reruns
+        merged["variants"][variant] = kept
     # the previous file's order, then the variants new to it
     order = [*previous.get("variants", {}), *new["variants"]]
     merged["variants"] = {v: merged["variants"][v] for v in dict.fromkeys(order)}

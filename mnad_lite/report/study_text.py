@@ -201,6 +201,81 @@ def pair_line(summary: dict[str, Any], with_memory: str, without: str, where: st
     return text + "."
 
 
+def paired_with_rerun(summary: dict[str, Any], name: str) -> list[int]:
+    """The seeds on which variant ``name`` was paired with a run of the reference other
+    than the one the summary lists (a rerun, :func:`mnad_lite.pipeline.study.merge_compact`):
+    its ``vs_reference`` names the reference AUCs it used, and they differ."""
+    v = summary["variants"][name]
+    used = (v.get("vs_reference") or {}).get("reference_auc") or {}
+    ref = summary["variants"].get(summary["reference"])
+    if not used or ref is None:
+        return []
+    listed = dict(zip(ref["seeds"], ref["frame_auc"]["values"], strict=True))
+    return sorted(
+        int(s)
+        for s, auc in used.items()
+        if listed.get(int(s)) is not None and abs(auc - listed[int(s)]) > 1e-5 * abs(auc)
+    )
+
+
+def rerun_lines(summary: dict[str, Any]) -> list[str]:
+    """One sentence per run trained again (a variant's ``reruns``): its frame AUC against
+    the first run of that seed, set against the reference's seed-to-seed spread, both
+    training times, and which variants were paired with it."""
+    variants = summary["variants"]
+    ref = summary["reference"]
+    spread = (variants.get(ref) or {}).get("frame_auc", {}).get("std")
+    lines = []
+    for name, v in variants.items():
+        if not v.get("reruns"):
+            continue
+        first = dict(zip(v["seeds"], v["frame_auc"]["values"], strict=True))
+        minutes = dict(
+            zip(v["seeds"], (v.get("train_minutes") or {}).get("values") or [], strict=False)
+        )
+        for seed, rerun in sorted(v.get("reruns", {}).items(), key=lambda kv: int(kv[0])):
+            was = first[int(seed)]
+            diff = 100 * (rerun["frame_auc"] - was)
+            text = (
+                f"{name} seed {seed} was trained again on {rerun['date']} ({rerun['machine']}) "
+                f"with the same configuration and seed: frame AUC {100 * rerun['frame_auc']:.2f} "
+                f"against {100 * was:.2f} the first time"
+            )
+            if abs(diff) < 0.005:
+                text += ", the same to two decimals"
+            else:
+                text += (
+                    f" ({diff:+.2f} points). Training is deterministic on one machine and "
+                    "code version, not across them: another CPU or version changes the last "
+                    "bits of sums, and training amplifies them"
+                )
+                if spread is not None:
+                    std = 100 * spread
+                    text += (
+                        f"; the difference is {'within' if abs(diff) <= 2 * std else 'more than'}"
+                        f" twice the seed-to-seed standard deviation of {ref}'s frame AUC "
+                        f"({std:.2f} points)"
+                    )
+            if rerun.get("train_minutes") is not None and minutes.get(int(seed)) is not None:
+                text += (
+                    f". It trained in {rerun['train_minutes']:.0f} min against "
+                    f"{minutes[int(seed)]:.0f}: the minutes of a run depend on the machine and "
+                    "on what ran beside it, not only on the variant"
+                )
+            paired = [
+                n for n in variants if n != name and int(seed) in paired_with_rerun(summary, n)
+            ]
+            text += ". The table keeps the first run"
+            if name == ref and paired:
+                text += (
+                    f"; {', '.join(paired)} {'was' if len(paired) == 1 else 'were'} trained "
+                    f"beside the rerun and {'is' if len(paired) == 1 else 'are'} compared "
+                    "with it"
+                )
+            lines.append(text + ".")
+    return lines
+
+
 def few_seeds_line(summary: dict[str, Any], seeds_needed: int = SEEDS_NEEDED) -> str | None:
     """One sentence on the variants with fewer than ``seeds_needed`` seeds: each one's
     difference from the reference on the same seed(s) (points, variant minus reference),
@@ -218,10 +293,15 @@ def few_seeds_line(summary: dict[str, Any], seeds_needed: int = SEEDS_NEEDED) ->
     if spread is None or not few:
         return None
     std = 100 * spread
+
+    def against(name: str) -> str:
+        rerun = paired_with_rerun(summary, name)
+        return f", against {ref}'s rerun" if rerun else ""
+
     listed = ", ".join(
         f"{name}{' (beyond the paper)' if variants[name].get('beyond_paper') else ''} "
         f"{diff:+.2f} (seed{'s' if len(variants[name]['seeds']) > 1 else ''} "
-        f"{', '.join(map(str, variants[name]['seeds']))})"
+        f"{', '.join(map(str, variants[name]['seeds']))}{against(name)})"
         for name, diff in few.items()
     )
     clear = [name for name, diff in few.items() if abs(diff) > 2 * std]
@@ -286,6 +366,7 @@ def verdict(
     line = few_seeds_line(summary, seeds_needed)
     if line:
         lines.append(line)
+    lines += rerun_lines(summary)
     if mem is None:
         return lines
     config = mem.get("config") or summary.get("config", {})
@@ -386,6 +467,8 @@ def study_table(summary: dict[str, Any]) -> str:
             delta = (
                 f"{100 * vs['mean_diff']:+.2f} [{100 * vs['ci'][0]:+.2f}, {100 * vs['ci'][1]:+.2f}]"
             )
+            if paired_with_rerun(summary, name):
+                delta += f" vs {ref}'s rerun"
         else:
             delta = "(reference)" if name == ref else ""
         label = name + (" (beyond the paper)" if v.get("beyond_paper") else "")

@@ -158,9 +158,15 @@ def test_the_command_line_saves_and_restores(recorded, quick_data, tmp_path, cap
             assert (target / path.relative_to(records)).read_bytes() == path.read_bytes()
 
 
-def _entry(seeds, aucs):
-    stats = {"mean": sum(aucs) / len(aucs), "std": None, "n": len(aucs), "values": aucs}
-    return {"seeds": seeds, "frame_auc": stats}
+def _stats(values):
+    return {"mean": sum(values) / len(values), "std": None, "n": len(values), "values": values}
+
+
+def _entry(seeds, aucs, minutes=None):
+    entry = {"seeds": seeds, "frame_auc": _stats(aucs)}
+    if minutes is not None:
+        entry["train_minutes"] = _stats(minutes)
+    return entry
 
 
 def test_merge_keeps_what_the_study_folder_lost():
@@ -191,10 +197,43 @@ def test_merge_keeps_what_the_study_folder_lost():
     grown = {**new, "pending": {}, "variants": {"memory": _entry([0, 1, 2, 3], [0.9, 0.8, 0.7, 1])}}
     assert merge_compact(previous, grown, "f.json")["variants"]["memory"]["seeds"] == [0, 1, 2, 3]
     assert "pending" not in merge_compact(previous, grown, "f.json")
-    # a run made again that does not reproduce its number is refused, not mixed
-    changed = {**new, "variants": {"memory": _entry([0], [0.91])}}
+    # new seeds beside a seed whose run changed: the statistics would mix runs, refused
+    mixed = {**new, "variants": {"memory": _entry([0, 3], [0.91, 1])}}
     with pytest.raises(ConfigError, match=r"f.json: memory seed 0 had frame AUC 0.900000"):
-        merge_compact(previous, changed, "f.json")
+        merge_compact(previous, mixed, "f.json")
+
+
+def test_merge_records_a_run_trained_again_beside_the_first_one():
+    """A kept seed trained again (another AUC, or the same AUC in another time) is a
+    rerun: recorded with its date and machine, never mixed into the statistics."""
+    first = _entry([0, 1], [0.9, 0.8], minutes=[230.0, 116.0])
+    previous = {"study": "s", "date": "2026-01-01", "config": {}, "variants": {"memory": first}}
+
+    def new(auc, minutes, date="2026-02-02"):
+        entry = _entry([0], [auc], minutes=[minutes])
+        return {
+            "study": "s",
+            "date": date,
+            "machine": "m2",
+            "config": {},
+            "variants": {"memory": entry},
+        }
+
+    # the same run (same AUC, same logged time): nothing to record
+    assert merge_compact(previous, new(0.9, 230.0), "f.json")["variants"]["memory"] == first
+    # another run with another AUC
+    merged = merge_compact(previous, new(0.91, 42.0), "f.json")["variants"]["memory"]
+    assert merged["frame_auc"] == first["frame_auc"] and merged["seeds"] == [0, 1]
+    rerun = {"date": "2026-02-02", "machine": "m2", "frame_auc": 0.91, "train_minutes": 42.0}
+    assert merged["reruns"] == {"0": rerun}
+    # another run that reproduced the AUC is a rerun too (its time says it is another run)
+    same = merge_compact(previous, new(0.9, 42.0), "f.json")["variants"]["memory"]
+    assert same["reruns"]["0"]["frame_auc"] == 0.9
+    # summarised again later: the rerun keeps the date it was first recorded
+    again = {**previous, "variants": {"memory": merged}}
+    later = merge_compact(again, new(0.91, 42.0, date="2026-03-03"), "f.json")
+    assert later["variants"]["memory"]["reruns"] == {"0": rerun}
+    assert "reruns" not in first  # the previous entry itself is left as it was
 
 
 def test_the_compact_file_keeps_runs_the_study_folder_lost(recorded, tmp_path):

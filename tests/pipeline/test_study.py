@@ -81,6 +81,7 @@ def test_summary_statistics_are_those_of_the_runs(study):
     assert vs["per_seed"] == pytest.approx({"0": nomem[0] - aucs[0], "1": nomem[1] - aucs[1]})
     assert vs["mean_diff"] == pytest.approx(np.mean([nomem[0] - aucs[0], nomem[1] - aucs[1]]))
     assert vs["ci"][0] <= vs["mean_diff"] <= vs["ci"][1]
+    assert vs["reference_auc"] == {"0": aucs[0], "1": aucs[1]}  # the reference runs it used
     assert "items_used" in mem and mem["items_used"]["n"] == 2  # last-epoch diagnostics
 
 

@@ -17,8 +17,10 @@ from mnad_lite.report.study_text import (
     mechanism_table,
     memory_effect,
     pair_line,
+    paired_with_rerun,
     published_line,
     readme_block,
+    rerun_lines,
     study_table,
     target_answer,
     verdict,
@@ -271,6 +273,50 @@ def test_few_seeds_line_sets_one_seed_variants_against_the_seed_spread():
     assert few_seeds_line(summary).endswith("points; the difference is more than twice that.")
     summary["variants"]["memory"]["frame_auc"] = stat([0.9])  # one reference seed: no spread
     assert few_seeds_line(summary) is None
+
+
+def test_a_rerun_is_reported_and_the_variants_paired_with_it_say_so():
+    summary = fake_summary(3, 0.0, (0.0, 0.0))  # memory: 90, 91, 92 (std 1.00), 60-62 min
+    assert rerun_lines(summary) == [] and paired_with_rerun(summary, "no-memory") == []
+    summary["variants"]["memory"]["reruns"] = {
+        "0": {"date": "2026-12-05", "machine": "m2", "frame_auc": 0.9018, "train_minutes": 42.4}
+    }
+    summary["variants"]["new"] = {
+        **summary["variants"]["memory"],
+        "seeds": [0],
+        "frame_auc": stat([0.9015]),
+        "vs_reference": {
+            "mean_diff": -0.0003,
+            "ci": [-0.01, 0.01],
+            "per_seed": {"0": -0.0003},
+            "reference_auc": {"0": 0.9018},  # paired with the rerun, not the listed 0.90
+        },
+    }
+    del summary["variants"]["new"]["reruns"]
+    assert paired_with_rerun(summary, "new") == [0]
+    assert paired_with_rerun(summary, "no-memory") == []  # no reference_auc: the listed runs
+    assert rerun_lines(summary) == [
+        "memory seed 0 was trained again on 2026-12-05 (m2) with the same configuration and "
+        "seed: frame AUC 90.18 against 90.00 the first time (+0.18 points). Training is "
+        "deterministic on one machine and code version, not across them: another CPU or "
+        "version changes the last bits of sums, and training amplifies them; the difference "
+        "is within twice the seed-to-seed standard deviation of memory's frame AUC (1.00 "
+        "points). It trained in 42 min against 60: the minutes of a run depend on the machine "
+        "and on what ran beside it, not only on the variant. The table keeps the first run; "
+        "new was trained beside the rerun and is compared with it."
+    ]
+    assert rerun_lines(summary)[0] in verdict(summary)
+    assert "new -0.03 (seed 0, against memory's rerun)" in few_seeds_line(summary)
+    row = next(x for x in study_table(summary).splitlines() if x.startswith("| new |"))
+    assert "| -0.03 [-1.00, +1.00] vs memory's rerun |" in row
+    # a rerun that landed on the same AUC says so, and a 3-point change is out of the noise
+    summary["variants"]["memory"]["reruns"]["0"]["frame_auc"] = 0.90001
+    assert (
+        "90.00 against 90.00 the first time, the same to two decimals." in (rerun_lines(summary)[0])
+    )
+    summary["variants"]["memory"]["reruns"]["0"]["frame_auc"] = 0.93
+    assert "(+3.00 points)" in rerun_lines(summary)[0]
+    assert "the difference is more than twice the seed-to-seed" in rerun_lines(summary)[0]
 
 
 def test_hinge_activity_is_written_with_the_digits_it_needs():
