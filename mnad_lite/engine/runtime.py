@@ -3,14 +3,22 @@
 One place for the choices that change speed but not the method: :func:`pick_device`
 (CUDA, then Apple MPS, then the CPU), :func:`seed_everything`, :func:`set_threads`
 (the CPU thread count also fixes the summation order, hence determinism),
-:func:`autocast` (bfloat16 on CUDA only; the memory always runs in float32) and
-:func:`to_layout` (channels-last tensors: faster convolutions on CPU and CUDA).
+:func:`autocast` (bfloat16 on CUDA only; the memory always runs in float32),
+:func:`to_layout` (channels-last tensors: faster convolutions on CPU and CUDA) and
+:func:`provenance` (what a run ran on: a seed gives the same run only on the same
+machine, thread count and code version).
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
+import platform
 import random
+import subprocess
+import sys
+import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -68,3 +76,46 @@ def autocast(device: torch.device, amp: bool = True) -> Any:
 def to_layout(x: torch.Tensor, channels_last: bool) -> torch.Tensor:
     """``x`` ``[B, C, H, W]`` in channels-last memory order when asked (values unchanged)."""
     return x.contiguous(memory_format=torch.channels_last) if channels_last else x
+
+
+def code_version(folder: str | Path | None = None) -> dict[str, Any]:
+    """``commit``: the git commit of the checkout holding ``folder`` (default: this
+    package), ``modified``: whether ``folder`` differs from it; None for both when it is
+    not a git checkout (installed from a wheel, or git missing)."""
+    here = Path(folder) if folder is not None else Path(__file__).resolve().parents[1]
+
+    def git(*args: str) -> subprocess.CompletedProcess[str] | None:
+        try:
+            return subprocess.run(
+                ["git", "-C", str(here), *args], capture_output=True, text=True, timeout=10
+            )
+        except (OSError, subprocess.SubprocessError):
+            return None
+
+    head = git("rev-parse", "HEAD")
+    if head is None or head.returncode != 0:
+        return {"commit": None, "modified": None}
+    diff = git("status", "--porcelain", "--", ".")
+    modified = None if diff is None or diff.returncode != 0 else bool(diff.stdout.strip())
+    return {"commit": head.stdout.strip(), "modified": modified}
+
+
+def provenance(device: torch.device, num_threads: int | None = None) -> dict[str, Any]:
+    """What a run runs on, one line of a run's ``provenance.jsonl``: date (UTC), host
+    architecture and CPU capability (the kernels it picks decide the last bits of every
+    sum), cores, threads, device (the GPU's name on CUDA), torch, Python, and the code
+    version (``commit``, ``modified``: :func:`code_version`)."""
+    name = str(device)
+    if device.type == "cuda":
+        name = f"cuda ({torch.cuda.get_device_name(device)})"
+    return {
+        "date": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime()),
+        "machine": platform.machine(),
+        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+        "cores": os.cpu_count(),
+        "threads": num_threads if num_threads is not None else torch.get_num_threads(),
+        "device": name,
+        "torch": torch.__version__,
+        "python": sys.version.split()[0],
+        **code_version(),
+    }

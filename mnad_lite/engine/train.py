@@ -8,6 +8,8 @@ A run folder holds everything about one training run::
                       the lr the epoch trained with, validation, seconds
       last.pt         the latest epoch: weights, items, optimizer, RNG state, log
       model.pt        the selected weights: best validation error, or the last epoch
+      provenance.jsonl  a line per start or resume: the epoch it started from, date,
+                      machine, CPU capability, threads, device, torch, code version
 
 :func:`train` is four named steps: :func:`open_run` (create or resume the folder),
 :func:`build` (data, model, optimizer), :func:`train_epoch` (one pass of Eq. 8) and
@@ -64,7 +66,14 @@ from mnad_lite.engine import distributed
 from mnad_lite.engine.checkpoint import load_checkpoint, read_checkpoint, save_checkpoint
 from mnad_lite.engine.config import Config
 from mnad_lite.engine.distributed import Dist
-from mnad_lite.engine.runtime import autocast, pick_device, seed_everything, set_threads, to_layout
+from mnad_lite.engine.runtime import (
+    autocast,
+    pick_device,
+    provenance,
+    seed_everything,
+    set_threads,
+    to_layout,
+)
 from mnad_lite.errors import ConfigError, DataError
 from mnad_lite.losses import total_loss
 from mnad_lite.memory import accumulate_diagnostics, summarize_diagnostics
@@ -385,6 +394,10 @@ def train(
         if dist.active:
             distributed.barrier()  # the folder exists before anyone goes on
         s = build(config, dataset, run, resume, dist)
+        if dist.is_main and s.start_epoch < config.epochs:  # each start or resume: a line
+            line = {"start_epoch": s.start_epoch, **provenance(s.device, config.num_threads)}
+            with open(run / "provenance.jsonl", "a") as fh:
+                fh.write(json.dumps(line) + "\n")
         for epoch in range(s.start_epoch, config.epochs):
             entry = train_epoch(s, epoch, on_step, progress)
             finish_epoch(s, epoch, entry)

@@ -6,7 +6,8 @@ record keeps what :func:`~mnad_lite.pipeline.study.summarize` reads, without wei
 
     RECORDS/
       study.json                        the grid, as in the study folder
-      <variant>/seed<k>/config.json, log.jsonl, eval.json, probe.json (when probed)
+      <variant>/seed<k>/config.json, log.jsonl, provenance.jsonl and probe.json (when
+                                        there), eval.json
       <variant>/seed<k>/scores.csv.gz   scores.csv with the label column left empty
 
 The frame labels are the dataset's annotations, which this project never copies, so a
@@ -31,7 +32,7 @@ from mnad_lite.pipeline.study import StudySpec, _check_spec
 from mnad_lite.report.results import SCORE_COLUMNS, write_text_atomic
 
 #: The small files of a finished run that a record copies as they are.
-RECORD_FILES = ("config.json", "log.jsonl", "eval.json", "probe.json")
+RECORD_FILES = ("config.json", "log.jsonl", "provenance.jsonl", "eval.json", "probe.json")
 SCORES = "scores.csv.gz"
 
 

@@ -150,8 +150,12 @@ def test_two_process_train_writes_one_run_with_identical_items(two_ranks):
         "last.pt",
         "log.jsonl",
         "model.pt",
+        "provenance.jsonl",
     ]
     assert json.loads((run / "config.json").read_text())["world_size"] == 2
+    # rank 0 wrote one line when the run started and one when it resumed
+    starts = [json.loads(x) for x in (run / "provenance.jsonl").read_text().splitlines()]
+    assert [p["start_epoch"] for p in starts] == [0, 1]
     # the memory items are the same on both ranks after 1 epoch and after the resumed one
     assert len(items0) == len(items1) == 2
     for a, b in zip(items0, items1, strict=True):

@@ -71,6 +71,18 @@ def test_interrupted_then_resumed_equals_uninterrupted(quick_data, tmp_path):
     resumed = train(config, quick_data, tmp_path / "cut", resume=True, progress=False)
     assert_same_weights(whole.model, resumed.model)
     assert [e["loss"] for e in resumed.log] == pytest.approx([e["loss"] for e in whole.log])
+    # what each start ran on: one line when it started, one more when it resumed
+    lines = (tmp_path / "cut" / "provenance.jsonl").read_text().splitlines()
+    starts = [json.loads(line) for line in lines]
+    assert [p["start_epoch"] for p in starts] == [0, 1]
+    for p in starts:
+        assert p["threads"] == torch.get_num_threads() and p["device"] == "cpu"
+        assert p["torch"] == torch.__version__
+        assert p["cpu_capability"] == torch.backends.cpu.get_cpu_capability()
+        assert {"date", "machine", "cores", "python", "commit", "modified"} <= p.keys()
+    # a finished run started again trains nothing and adds no line
+    train(config, quick_data, tmp_path / "cut", resume=True, progress=False)
+    assert len((tmp_path / "cut" / "provenance.jsonl").read_text().splitlines()) == 2
 
 
 def test_existing_run_is_not_overwritten(quick_data, tmp_path):

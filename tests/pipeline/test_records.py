@@ -49,7 +49,7 @@ def test_records_keep_the_small_files_without_weights_or_labels(recorded):
     assert sorted(saved) == runs and len(runs) == 6
     for run in runs:
         kept = {p.name for p in (records / run).iterdir()}
-        trained = {"config.json", "log.jsonl", "probe.json"}
+        trained = {"config.json", "log.jsonl", "provenance.jsonl", "probe.json"}
         # a variant that reuses another's weights keeps only its evaluation
         assert kept == {"eval.json", SCORES} | (set() if "no-test" in run else trained)
         assert not kept & {"model.pt", "last.pt", "scores.csv"}
