@@ -795,6 +795,13 @@ def _same(a: float | None, b: float | None) -> bool:
     return a is not None and b is not None and math.isclose(a, b, rel_tol=1e-5)
 
 
+def _by_seed(entry: dict[str, Any], key: str) -> dict[int, Any]:
+    """``{seed: value}`` of one statistic of a compact summary's variant (None when the
+    variant lacks it)."""
+    values = (entry.get(key) or {}).get("values") or [None] * len(entry["seeds"])
+    return dict(zip(entry["seeds"], values, strict=True))
+
+
 def merge_compact(previous: dict[str, Any], new: dict[str, Any], name: str) -> dict[str, Any]:
     """``new`` (a compact summary) keeping what ``previous`` holds and ``new`` lacks.
 
@@ -819,13 +826,9 @@ def merge_compact(previous: dict[str, Any], new: dict[str, Any], name: str) -> d
         if entry is None:
             merged["variants"][variant] = old
             continue
-
-        def by_seed(e: dict[str, Any], key: str) -> dict[int, Any]:
-            values = (e.get(key) or {}).get("values") or [None] * len(e["seeds"])
-            return dict(zip(e["seeds"], values, strict=True))
-
-        before, now = by_seed(old, "frame_auc"), by_seed(entry, "frame_auc")
-        minutes_before, minutes_now = by_seed(old, "train_minutes"), by_seed(entry, "train_minutes")
+        before, now = _by_seed(old, "frame_auc"), _by_seed(entry, "frame_auc")
+        minutes_before = _by_seed(old, "train_minutes")
+        minutes_now = _by_seed(entry, "train_minutes")
         common = sorted(set(before) & set(now))
         # another run of a kept seed: its AUC or its logged training time differs
         other = [
@@ -835,7 +838,11 @@ def merge_compact(previous: dict[str, Any], new: dict[str, Any], name: str) -> d
             or (minutes_before[s] is not None and not _same(minutes_before[s], minutes_now[s]))
         ]
         if not set(now) <= set(before):
-            disagree = [s for s in common if not _same(before[s], now[s])]
+            disagree = [
+                s
+                for s in common
+                if None not in (before[s], now[s]) and not _same(before[s], now[s])
+            ]
             if disagree:
                 s = disagree[0]
                 raise ConfigError(

@@ -201,6 +201,10 @@ def test_merge_keeps_what_the_study_folder_lost():
     mixed = {**new, "variants": {"memory": _entry([0, 3], [0.91, 1])}}
     with pytest.raises(ConfigError, match=r"f.json: memory seed 0 had frame AUC 0.900000"):
         merge_compact(previous, mixed, "f.json")
+    # a seed without an AUC on one side cannot disagree: the new entry wins
+    none = {"seeds": [0, 3], "frame_auc": {"mean": 1, "std": None, "n": 1, "values": [None, 1]}}
+    unscored = {**new, "variants": {"memory": none}}
+    assert merge_compact(previous, unscored, "f.json")["variants"]["memory"]["seeds"] == [0, 3]
 
 
 def test_merge_records_a_run_trained_again_beside_the_first_one():
