@@ -29,7 +29,11 @@ import os
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 from typing import TYPE_CHECKING, Any
 
+from mnad_lite.engine.portable import pin_at_import
 from mnad_lite.errors import CheckpointError, ConfigError, DataError, MNADError
+
+# MNAD_REPRODUCIBLE=portable: pin the kernels before torch loads (mnad_lite.engine.portable).
+pin_at_import()
 
 __version__ = "0.1.0"
 

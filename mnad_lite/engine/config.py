@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mnad_lite.engine.portable import MODES
 from mnad_lite.errors import ConfigError
 from mnad_lite.forms import FORMS, WEIGHT_NORMS
 
@@ -61,6 +62,7 @@ CHOICES: dict[str, tuple[Any, ...]] = {
     "distance_form": FORMS,
     "position": ("none", "input", "query"),
     "device": ("auto", "cpu", "cuda", "mps"),
+    "reproducible": MODES,
 }
 #: Lower bounds of numeric fields (inclusive).
 MINIMUM: dict[str, float] = {
@@ -133,6 +135,9 @@ class Config:
     channels_last: bool = True  # NHWC: CUDA's fast layout; this CPU: even at width 16, slower at 64
     num_workers: int = 0
     num_threads: int | None = None  # CPU threads (None: torch's default); fixes determinism
+    # "machine": deterministic on one machine, every fast kernel; "portable": the same bits
+    # on every x86-64 CPU (baseline kernels, one thread, the CPU; mnad_lite.engine.portable)
+    reproducible: str = "machine"
     world_size: int = 1  # processes (torchrun sets it); global batch = world_size x batch_size
     # scoring (Eqs. 6-7, 14-16)
     lambda_score: float | None = None  # λ of Eq. 16
@@ -165,6 +170,11 @@ class Config:
             raise ConfigError(f"reconstruction uses t_length = 1, got {self.t_length}")
         if self.method == "pred" and self.t_length < 2:
             raise ConfigError(f"prediction needs t_length >= 2, got {self.t_length}")
+        if self.reproducible == "portable":
+            if self.device not in ("auto", "cpu"):
+                raise ConfigError(f"reproducible=portable runs on the CPU, not {self.device!r}")
+            if self.num_threads not in (None, 1) or self.world_size != 1:
+                raise ConfigError("reproducible=portable runs on one thread in one process")
         if self.use_memory and self.num_items < 2 and self.lambda_separate:
             raise ConfigError("the separateness loss needs num_items >= 2")
 

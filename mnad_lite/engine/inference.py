@@ -21,6 +21,7 @@ puts them together.
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,9 +33,10 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader
 
 from mnad_lite.data.clips import ClipDataset, split_clip
+from mnad_lite.engine import portable
 from mnad_lite.engine.checkpoint import load_checkpoint
 from mnad_lite.engine.config import Config
-from mnad_lite.engine.runtime import to_layout
+from mnad_lite.engine.runtime import pick_device, to_layout
 from mnad_lite.errors import ConfigError
 from mnad_lite.memory import flatten_queries
 from mnad_lite.model import MNAD
@@ -205,17 +207,37 @@ def load_run(run: str | Path, device: torch.device | str = "cpu") -> tuple[MNAD,
     """The selected model (``RUN/model.pt``) and its configuration.
 
     The configuration saved in the checkpoint is used; a checkpoint without one, or
-    with one that does not parse, is refused with a one-line error.
+    with one that does not parse, is refused with a one-line error. A run trained with
+    ``reproducible="portable"`` is scored portably too (on the CPU, whatever ``device``
+    says: :func:`mnad_lite.engine.portable.enable`), so its scores are the same bits on
+    every x86-64 CPU. ``device`` may be a name (``"auto"``, see
+    :func:`~mnad_lite.engine.runtime.pick_device`).
     """
     run = Path(run)
+    if _saved_mode(run / "config.json") == "portable":  # before torch runs anything
+        portable.enable()
+    if isinstance(device, str):
+        device = pick_device(device)
     model, payload = load_checkpoint(run / "model.pt", map_location=device)
     train_cfg = payload["config"].get("train")
     if not isinstance(train_cfg, dict):
         raise ConfigError(f"{run / 'model.pt'}: holds no run configuration (not a train run)")
     config = Config.from_dict(train_cfg)
+    if config.reproducible == "portable":
+        portable.enable()
+        model, device = model.cpu(), torch.device("cpu")
     if config.channels_last:
         model = model.to(memory_format=torch.channels_last)
     return model.to(device), config
+
+
+def _saved_mode(path: Path) -> str | None:
+    """``reproducible`` of a run's ``config.json`` (None if unreadable: the checkpoint's
+    own configuration decides then)."""
+    try:
+        return json.loads(path.read_text()).get("reproducible")
+    except (OSError, ValueError, AttributeError):
+        return None
 
 
 @torch.no_grad()

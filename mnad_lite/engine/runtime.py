@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from mnad_lite.engine import portable
 from mnad_lite.errors import ConfigError
 
 
@@ -49,7 +50,10 @@ def _mps_available() -> bool:
 
 
 def pick_device(name: str = "auto") -> torch.device:
-    """``auto``: CUDA, then Apple MPS, then CPU. A forced device must exist."""
+    """``auto``: CUDA, then Apple MPS, then CPU (the CPU in a portable process, see
+    :mod:`mnad_lite.engine.portable`). A forced device must exist."""
+    if name == "auto" and portable.requested():
+        return torch.device("cpu")
     if name == "auto":
         if torch.cuda.is_available():
             return torch.device("cuda")

@@ -62,7 +62,7 @@ from torch import nn
 from torch.utils.data import DataLoader, DistributedSampler
 
 from mnad_lite.data.clips import ClipDataset, split_clip
-from mnad_lite.engine import distributed
+from mnad_lite.engine import distributed, portable
 from mnad_lite.engine.checkpoint import load_checkpoint, read_checkpoint, save_checkpoint
 from mnad_lite.engine.config import Config
 from mnad_lite.engine.distributed import Dist
@@ -386,6 +386,8 @@ def train(
             f"world_size={config.world_size} but torchrun started {dist.world_size} processes"
         )
     config = replace(config, world_size=dist.world_size)
+    if config.reproducible == "portable":  # before any tensor code of this run
+        portable.enable()
     dataset = open_dataset(data) if isinstance(data, (str, Path)) else data
     dist = distributed.init(dist, _device(config, dist))
     s = None
@@ -395,7 +397,11 @@ def train(
             distributed.barrier()  # the folder exists before anyone goes on
         s = build(config, dataset, run, resume, dist)
         if dist.is_main and s.start_epoch < config.epochs:  # each start or resume: a line
-            line = {"start_epoch": s.start_epoch, **provenance(s.device, config.num_threads)}
+            line = {
+                "start_epoch": s.start_epoch,
+                "reproducible": config.reproducible,
+                **provenance(s.device, config.num_threads),
+            }
             with open(run / "provenance.jsonl", "a") as fh:
                 fh.write(json.dumps(line) + "\n")
         for epoch in range(s.start_epoch, config.epochs):

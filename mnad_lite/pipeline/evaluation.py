@@ -30,7 +30,6 @@ from mnad_lite.engine.calibration import (
 )
 from mnad_lite.engine.config import Config
 from mnad_lite.engine.inference import FrameScores, load_run, score_videos
-from mnad_lite.engine.runtime import pick_device
 from mnad_lite.errors import ConfigError, DataError
 from mnad_lite.localization import (
     GroundTruth,
@@ -226,6 +225,7 @@ def evaluate(
     threshold: float | str | None = None,
     out: str | Path | None = None,
     fps: float | None = None,
+    online: bool = True,
 ) -> dict[str, Any]:
     """Score the test videos of ``data`` with the model of ``run``; write the results.
 
@@ -243,7 +243,9 @@ def evaluate(
     given, else the video files' header, else 10). Never tune T on test labels.
 
     ``out`` is the folder for the results (default: the run folder), so several
-    evaluation settings of one run can sit side by side.
+    evaluation settings of one run can sit side by side. ``online=False`` skips the
+    calibration (no online score, no ``--threshold auto``): the paper's protocol alone,
+    in less than half the time on the synthetic set.
 
     Returns the report written to ``eval.json`` (see
     :func:`mnad_lite.metrics.evaluation_table` for the AUC keys), plus ``pixel_auc``,
@@ -254,8 +256,8 @@ def evaluate(
 
     run = Path(run)
     spec = parse_threshold(threshold)
-    dev = pick_device(device)
-    model, config = load_run(run, dev)
+    model, config = load_run(run, device)
+    dev = next(model.parameters()).device
     dataset = open_dataset(data) if isinstance(data, (str, Path)) else data
     videos = list(dataset.test)
     if not videos:
@@ -266,7 +268,7 @@ def evaluate(
     out = run if out is None else Path(out)
     calibration = None
     reused = False
-    if dataset.train:  # before the test videos: the test-time update changes the memory
+    if dataset.train and online:  # before the test videos: the test-time update changes the memory
         cal_videos, source = calibration_videos(dataset, config)
         stamp = fingerprint(run / "model.pt", cal_videos)
         for stored in dict.fromkeys([out / CALIBRATION_FILE, run / CALIBRATION_FILE]):
@@ -277,7 +279,7 @@ def evaluate(
         else:
             calibration, _ = calibrate(model, config, cal_videos, source, dev, progress)
             calibration.fingerprint = stamp
-    elif (run / CALIBRATION_FILE).is_file():
+    elif online and (run / CALIBRATION_FILE).is_file():
         calibration = Calibration.load(run / CALIBRATION_FILE)
         calibration.check(config, run / CALIBRATION_FILE)
     if spec is not None and spec[0] == "auto" and calibration is None:
@@ -359,8 +361,8 @@ def calibrate_run(
     target = run / CALIBRATION_FILE
     if target.exists() and not overwrite:
         raise ConfigError(f"{target}: already exists; pass --overwrite to replace it")
-    dev = pick_device(device)
-    model, config = load_run(run, dev)
+    model, config = load_run(run, device)
+    dev = next(model.parameters()).device
     dataset = open_dataset(data) if isinstance(data, (str, Path)) else data
     videos, source = calibration_videos(dataset, config)
     calibration, _ = calibrate(model, config, videos, source, dev, progress)

@@ -16,7 +16,6 @@ from typing import Any
 import numpy as np
 
 from mnad_lite.engine.inference import load_run, probe_videos
-from mnad_lite.engine.runtime import pick_device
 from mnad_lite.metrics import frame_auc
 from mnad_lite.model import PROBES
 from mnad_lite.report.results import write_json
@@ -35,8 +34,8 @@ def probe_run(
     """
     from mnad_lite.data import open_dataset
 
-    dev = pick_device(device)
-    model, config = load_run(run, dev)
+    model, config = load_run(run, device)
+    dev = next(model.parameters()).device
     dataset = open_dataset(data) if isinstance(data, (str, Path)) else data
     videos = list(dataset.test)
     probes = PROBES if model.memory is not None else ("no_query", "no_deep_skip")

@@ -52,7 +52,6 @@ from mnad_lite.engine.calibration import (
     parse_threshold,
 )
 from mnad_lite.engine.inference import load_run, prepare, score_clips
-from mnad_lite.engine.runtime import pick_device
 from mnad_lite.errors import ConfigError, DataError
 from mnad_lite.metrics import DEFAULT_FPS, flag_runs
 from mnad_lite.scoring import online_score
@@ -293,8 +292,8 @@ def watch(
     t_value, t_choice = _threshold(threshold, cal)
     if fps is not None and not fps > 0:
         raise ConfigError(f"fps must be > 0, got {fps}")
-    dev = pick_device(device)
-    model, config = load_run(run, dev)
+    model, config = load_run(run, device)
+    dev = next(model.parameters()).device
     cal.check(config, cal_path)
     prepare(model, config)
     has_memory = model.memory is not None

@@ -167,6 +167,7 @@ QUICK = {  # script -> (extra arguments, a line its output must have)
     "budget": ([], "whole epochs within the budget"),
     "data_bench": ([], "data share of a step"),
     "run_time": (["--predicted-min", "1"], "measured / predicted: x"),
+    "portable": ([], "vs machine channels-last"),
 }
 if AUTHORS_CODE:
     QUICK["memory_bench --authors-code"] = (["--authors-code", AUTHORS_CODE], "authors-code")

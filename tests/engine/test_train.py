@@ -80,6 +80,7 @@ def test_interrupted_then_resumed_equals_uninterrupted(quick_data, tmp_path):
         assert p["torch"] == torch.__version__
         assert p["cpu_capability"] == torch.backends.cpu.get_cpu_capability()
         assert {"date", "machine", "cores", "python", "commit", "modified"} <= p.keys()
+        assert p["reproducible"] == "machine"
     # a finished run started again trains nothing and adds no line
     train(config, quick_data, tmp_path / "cut", resume=True, progress=False)
     assert len((tmp_path / "cut" / "provenance.jsonl").read_text().splitlines()) == 2
