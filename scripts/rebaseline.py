@@ -23,7 +23,7 @@ from mnad_lite.course.expect import _compare
 
 def _rounded(value: Any) -> Any:
     if isinstance(value, float):
-        return float(f"{value:.6g}")
+        return float(f"{value:.10g}")
     if isinstance(value, list):
         return [_rounded(v) for v in value]
     return value

@@ -7,13 +7,16 @@ Nothing below the course layer imports it.
 
 from mnad_lite.course.cache import (
     COURSE_OVERRIDES,
+    COURSE_RUNTIME,
     cache_dir,
     cached_report,
     cached_run,
+    cached_runs,
     course_config,
     course_data,
     read_jsonl,
     run_key,
+    start_course,
 )
 from mnad_lite.course.plots import TERMS, LiveLosses, plot_losses
 from mnad_lite.course.tools import (
@@ -32,6 +35,7 @@ from mnad_lite.report.published import PUBLISHED_PED2
 
 __all__ = [
     "COURSE_OVERRIDES",
+    "COURSE_RUNTIME",
     "PUBLISHED_PED2",
     "TERMS",
     "TRACED",
@@ -40,6 +44,7 @@ __all__ = [
     "cache_dir",
     "cached_report",
     "cached_run",
+    "cached_runs",
     "course_config",
     "course_data",
     "frame_maps",
@@ -50,6 +55,7 @@ __all__ = [
     "read_jsonl",
     "run_key",
     "scale_box",
+    "start_course",
     "study_file",
     "trace_shapes",
     "training_speed",

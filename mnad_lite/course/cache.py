@@ -8,7 +8,11 @@ Anything expensive is done once and cached on disk, keyed by what it depends on:
   version); :func:`cached_report`: its evaluation, computed once per test-time-update
   setting;
 - :func:`course_config`: the configuration the notebooks train (``quick`` for CI, else a
-  CPU-sized model that trains on the synthetic set in a few minutes on one CPU thread).
+  CPU-sized model that trains on the synthetic set in a few minutes on one CPU thread),
+  always in the portable CPU mode, so every learner's machine gets the same numbers;
+- :func:`cached_runs`: several runs at once, the missing ones trained in parallel
+  processes (one per core);
+- :func:`start_course`: the first call of every notebook (portable mode, seed, QUICK).
 
 Smaller helpers live in :mod:`mnad_lite.course.tools` (shapes, speed, tables) and
 :mod:`mnad_lite.course.plots` (live loss curves).
@@ -40,13 +44,22 @@ from typing import Any
 from mnad_lite.engine.config import Config, preset
 
 #: The full (not quick) course configuration: the lite architecture on small frames, a
-#: short schedule: 600 steps, about 40 s of training on 2 CPU cores (04_training measures it).
+#: short schedule of 600 steps (04_training measures its time).
 COURSE_OVERRIDES: dict[str, Any] = {
     "size": (64, 96),
     "width": 16,
     "epochs": 3,
     "max_steps": 200,
     "eval_batch_size": 16,
+}
+
+#: What every course run adds to its preset: the portable CPU mode (the same bits on every
+#: x86-64 CPU, :mod:`mnad_lite.engine.portable`) on one thread, in NCHW (with the portable
+#: kernels NCHW is the faster layout: ``benchmarks/portable.py``).
+COURSE_RUNTIME: dict[str, Any] = {
+    "reproducible": "portable",
+    "num_threads": 1,
+    "channels_last": False,
 }
 
 
@@ -94,19 +107,31 @@ def course_config(quick: bool, **overrides: Any) -> Config:
     """The configuration the notebooks train: preset ``quick``, or the CPU course model.
 
     The course model is the ``lite`` preset (the paper's architecture at width 16, gray
-    frames) on 64x96 frames, 3 epochs of 200 steps (:data:`COURSE_OVERRIDES`), a few
-    minutes of training on one CPU thread. Any field can be overridden (``use_memory=False``,
-    ``num_items=20``, ``method="recon"`` ...).
+    frames) on 64x96 frames, 3 epochs of 200 steps (:data:`COURSE_OVERRIDES`). Any field
+    can be overridden (``use_memory=False``, ``num_items=20``, ``method="recon"`` ...).
 
-    Course runs train on one CPU thread (``num_threads=1``) unless overridden: the same
-    numbers on every machine, whatever its core count (more threads add floating-point
-    sums in another order, and training amplifies the difference), so the notebooks'
-    checked results hold for every learner and in CI.
+    Course runs are portable (:data:`COURSE_RUNTIME`): baseline kernels on one CPU
+    thread, so a run gives the same bits on every x86-64 machine, whatever its
+    instruction set or core count, and the notebooks' checked results hold for every
+    learner and in CI to the last digit they print.
     """
-    overrides = {"num_threads": 1, **overrides}
+    overrides = {**COURSE_RUNTIME, **overrides}
     if quick:
         return preset("quick", **overrides)
     return preset("lite", **{**COURSE_OVERRIDES, **overrides})
+
+
+def start_course(seed: int = 0) -> bool:
+    """The first call of every notebook: the portable CPU mode for this process (before any
+    tensor code runs: :func:`mnad_lite.engine.portable.enable`), every seed, and whether
+    the notebook runs at CI size (``MNAD_QUICK=1``), which it returns."""
+    from mnad_lite.course.expect import quick_mode
+    from mnad_lite.engine import portable
+    from mnad_lite.engine.runtime import seed_everything
+
+    portable.enable()
+    seed_everything(seed)
+    return quick_mode()
 
 
 #: Options added after caches existed: at these (default) values they leave the key as it
@@ -169,8 +194,10 @@ def cached_report(
 ) -> dict[str, Any]:
     """:func:`mnad_lite.pipeline.evaluation.evaluate` of a run, computed once per update setting.
 
-    Stored as ``RUN/report-<update|no-update>.json`` (``evaluate`` also writes
-    ``eval.json`` and ``scores.csv`` of its latest call).
+    The paper's protocol only (``online=False``: no calibration on the training videos,
+    which would more than double the time). Stored as
+    ``RUN/report-<update|no-update>.json`` (``evaluate`` also writes ``eval.json`` and
+    ``scores.csv`` of its latest call).
     """
     from mnad_lite.pipeline.evaluation import evaluate
 
@@ -180,12 +207,60 @@ def cached_report(
     path = run / f"report-{'update' if test_update else 'no-update'}.json"
     if path.is_file():
         return json.loads(path.read_text())
-    report = evaluate(run, data, test_update=test_update, figures=False, progress=False)
+    report = evaluate(
+        run, data, test_update=test_update, figures=False, progress=False, online=False
+    )
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=run)
     with os.fdopen(fd, "w") as fh:
         fh.write(json.dumps(report, indent=2) + "\n")
     os.replace(tmp, path)
     return report
+
+
+def _run_and_report(config: dict[str, Any], data: str, cache: str) -> str:
+    """One worker of :func:`cached_runs`: train (if missing) and score a run."""
+    os.environ["MNAD_CACHE"] = cache
+    run = cached_run(Config.from_dict(config), data)
+    cached_report(run, data)
+    return str(run)
+
+
+def cached_runs(
+    configs: dict[str, Config], data: str | Path, jobs: int | None = None
+) -> tuple[dict[str, Path], dict[str, dict[str, Any]]]:
+    """Several runs and their reports (:func:`cached_run`, :func:`cached_report`) at once.
+
+    The missing ones train in ``jobs`` parallel processes (default: one per core, at
+    most one per missing run), each on one thread: on 2 cores, twice as many runs an hour.
+    A run's bits do not depend on the process it trained in (portable mode). Returns
+    ``(runs, reports)``, keyed as ``configs``.
+    """
+    import concurrent.futures as cf
+    import multiprocessing
+
+    data = str(Path(data).expanduser().resolve())
+    finals = {
+        name: cache_dir() / "runs" / f"{c.preset}-{c.method}-{run_key(c, data)}"
+        for name, c in configs.items()
+    }
+    todo = [
+        n
+        for n, f in finals.items()
+        if not (f / "model.pt").is_file() or not (f / "report-update.json").is_file()
+    ]
+    jobs = max(1, min(jobs or os.cpu_count() or 1, len(todo)))
+    if todo and jobs > 1:
+        context = multiprocessing.get_context("spawn")  # a fresh, portable interpreter each
+        with cf.ProcessPoolExecutor(jobs, mp_context=context) as pool:
+            futures = [
+                pool.submit(_run_and_report, configs[n].to_dict(), data, str(cache_dir()))
+                for n in todo
+            ]
+            for future in cf.as_completed(futures):
+                future.result()  # a failed run raises here, with its own message
+    runs = {name: cached_run(c, data) for name, c in configs.items()}
+    reports = {name: cached_report(runs[name], data) for name in configs}
+    return runs, reports
 
 
 def read_jsonl(path: str | Path) -> list[dict[str, Any]]:

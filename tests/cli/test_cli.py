@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import pytest
 from helpers import assert_png, assert_report_matches_scores
@@ -93,7 +95,8 @@ def test_bad_input_is_one_line_and_exit_2(quick_data, tmp_path, capsys, argv, me
 
 
 def test_demo_runs_and_never_overwrites(quick_data, tmp_path, capsys):
-    small = {"size": (32, 48), "width": 4, "epochs": 1, "max_steps": 3}
+    # in this process's own kernels (the portable demo: the test below)
+    small = {"size": (32, 48), "width": 4, "epochs": 1, "max_steps": 3, "reproducible": "machine"}
     run_demo(quick_data, tmp_path / "demo", device="cpu", **small)
     assert_report_matches_scores(tmp_path / "demo")
     assert_png(tmp_path / "demo" / "figures" / "score_curves.png")
@@ -102,3 +105,25 @@ def test_demo_runs_and_never_overwrites(quick_data, tmp_path, capsys):
     assert (tmp_path / "demo-2" / "eval.json").exists()
     out = capsys.readouterr().out
     assert "frame AUC" in out and "using the dataset already in" in out
+
+
+def test_the_demo_trains_the_course_model_portably(quick_data, tmp_path):
+    from mnad_lite.course import course_config
+    from mnad_lite.pipeline.demo import demo_config
+
+    assert demo_config() == course_config(False)  # the README's demo numbers are the course's
+    assert demo_config("cuda").reproducible == "machine"  # a GPU run is not portable
+    code = (
+        "import json, sys; from mnad_lite.pipeline.demo import run_demo; "
+        "run_demo(sys.argv[1], sys.argv[2], size=(32, 48), width=4, epochs=1, max_steps=2)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(quick_data), str(tmp_path / "demo")],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr
+    config = json.loads((tmp_path / "demo" / "config.json").read_text())
+    assert config["reproducible"] == "portable" and config["device"] == "auto"
+    assert "frame AUC" in done.stdout

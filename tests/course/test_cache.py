@@ -15,11 +15,15 @@ from mnad_lite import course
 from mnad_lite.data import frames as frames_mod
 from mnad_lite.engine.config import preset
 from mnad_lite.engine.runtime import pick_device
+from mnad_lite.errors import ConfigError
 
 
 def tiny(**overrides):
-    """The quick course configuration, cut to one epoch of two steps."""
-    return course.course_config(True, epochs=1, max_steps=2, **overrides)
+    """The quick course configuration, cut to one epoch of two steps; in this process's
+    own kernels (a portable run needs a fresh process: test_fingerprint.py)."""
+    return course.course_config(
+        True, epochs=1, max_steps=2, **{"reproducible": "machine", **overrides}
+    )
 
 
 def snapshot(root: Path) -> dict[str, tuple[int, int]]:
@@ -61,12 +65,17 @@ def test_course_data_is_generated_once_into_the_cache(cache, monkeypatch):
 
 
 def test_course_config_presets():
-    # one thread: the same numbers on every machine (training amplifies summation order)
-    assert course.course_config(True) == preset("quick", num_threads=1)
+    # portable, one thread, NCHW: the same numbers on every x86-64 machine
+    runtime = {"reproducible": "portable", "num_threads": 1, "channels_last": False}
+    assert course.COURSE_RUNTIME == runtime
+    assert course.course_config(True) == preset("quick", **runtime)
     full = course.course_config(False, num_items=20)
     assert full.preset == "lite" and full.size == (64, 96) and full.width == 16
     assert full.num_items == 20 and full.epochs == course.COURSE_OVERRIDES["epochs"]
-    assert full.num_threads == 1 and course.course_config(True, num_threads=2).num_threads == 2
+    assert full.reproducible == "portable" and full.num_threads == 1
+    with pytest.raises(ConfigError, match="one thread"):
+        course.course_config(True, num_threads=2)  # a portable run sums on one thread
+    assert course.course_config(True, num_threads=2, reproducible="machine").num_threads == 2
 
 
 def test_cached_run_trains_once_and_leaves_the_data_alone(cache, quick_data, monkeypatch):
@@ -82,6 +91,7 @@ def test_cached_run_trains_once_and_leaves_the_data_alone(cache, quick_data, mon
     assert report["test_update"] is True
     assert_report_matches_scores(run)
     assert (run / "report-update.json").is_file()
+    assert report["calibration"] is None and report["frame_auc_online"] is None  # paper only
 
     monkeypatch.setattr(mnad_lite.engine.train, "train", fail)
     monkeypatch.setattr(mnad_lite.pipeline.evaluation, "evaluate", fail)
@@ -191,3 +201,23 @@ def test_training_speed(cache, quick_data):
     assert not (cache / "runs").exists()  # nothing cached
     with pytest.raises(ValueError, match="steps"):
         course.training_speed(tiny(), quick_data, steps=1000, warmup=1)
+
+
+def test_cached_runs_trains_the_missing_ones_in_parallel_processes(cache, quick_data, monkeypatch):
+    from mnad_lite.course.fingerprint import weights_sha256
+
+    configs = {"seed 0": tiny(), "seed 1": tiny(seed=1)}
+    runs, reports = course.cached_runs(configs, quick_data, jobs=2)
+    assert set(runs) == set(reports) == set(configs)
+    assert runs["seed 0"] != runs["seed 1"]
+    for name, run in runs.items():
+        assert (run / "model.pt").is_file() and (run / "report-update.json").is_file()
+        assert reports[name] == json.loads((run / "report-update.json").read_text())
+    # a run trained in a worker process has the bits of the same run trained here
+    monkeypatch.setenv("MNAD_CACHE", str(cache / "second"))
+    here = course.cached_run(tiny(), quick_data)
+    assert weights_sha256(here / "model.pt") == weights_sha256(runs["seed 0"] / "model.pt")
+    monkeypatch.setenv("MNAD_CACHE", str(cache))
+    monkeypatch.setattr(mnad_lite.engine.train, "train", fail)
+    monkeypatch.setattr(mnad_lite.pipeline.evaluation, "evaluate", fail)
+    assert course.cached_runs(configs, quick_data) == (runs, reports)  # nothing to do
