@@ -15,7 +15,7 @@ BROWSER_ARTIFACTS ?= build/browser
 SITE ?= build/site
 
 .PHONY: setup demo test lint unit notebooks bench clean site test-browser browser-if-available \
-	refresh-ped2 restore-ped2 refresh-fast
+	refresh-ped2 restore-ped2 refresh-fast check-course test-cpus check-mutations
 
 setup: $(STAMP)
 
@@ -32,7 +32,8 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(PY) -m mnad_lite demo
 
-test: lint unit notebooks browser-if-available
+# The quick notebooks run under three emulated CPUs (test-cpus), each from an empty cache.
+test: lint unit test-cpus browser-if-available
 
 lint: $(STAMP)
 	$(PY) -m ruff check .
@@ -42,7 +43,27 @@ unit: $(STAMP)
 	$(PY) -m pytest -q
 
 notebooks: $(STAMP)
-	MNAD_QUICK=1 $(PY) -m pytest -q --nbval-lax -p no:cacheprovider notebooks/
+	@cache=$$(mktemp -d) && MNAD_CACHE=$$cache MNAD_QUICK=1 \
+		$(PY) -m pytest -q --nbval-lax -p no:cacheprovider notebooks/; \
+	status=$$?; rm -rf $$cache; exit $$status
+
+# A learner's full check: every notebook in full mode from an empty cache (it trains every
+# course model; the README gives its time), then the full fingerprint chain of the course.
+check-course: $(STAMP)
+	@cache=$$(mktemp -d) && echo "check-course: empty cache $$cache" && start=$$(date +%s) && \
+	MNAD_CACHE=$$cache $(PY) -m pytest -q --nbval-lax -p no:cacheprovider notebooks/ && \
+	MNAD_CACHE=$$cache $(PY) -m mnad_lite.course.fingerprint --full \
+		--check notebooks/fingerprints.json >/dev/null && \
+	echo "check-course: passed in $$(( $$(date +%s) - start )) s" && rm -rf $$cache
+
+# The quick course under three emulated CPUs (native, AVX2, baseline x86-64), each from an
+# empty cache: the fingerprint chain and quick nbval must pass under every one.
+test-cpus: $(STAMP)
+	$(PY) scripts/emulate_cpus.py
+
+# The checks bite: Adam's betas or eps changed in a copy of the checkout fail quick nbval.
+check-mutations: $(STAMP)
+	$(PY) scripts/mutations.py
 
 # JupyterLab in headless Chromium: run the widget notebooks, move their sliders.
 test-browser: $(STAMP)

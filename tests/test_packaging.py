@@ -151,3 +151,11 @@ def test_readme_mentions_the_two_commands():
     text = readme.read_text()
     assert "make demo" in text
     assert "make test" in text
+
+
+def test_make_test_runs_the_notebooks_under_every_emulated_cpu():
+    text = (ROOT / "Makefile").read_text()
+    prerequisites = re.search(r"^test:(.*)$", text, flags=re.M).group(1).split()
+    assert "test-cpus" in prerequisites and "unit" in prerequisites
+    assert re.search(r"^test-cpus:.*\n\t\$\(PY\) scripts/emulate_cpus\.py$", text, flags=re.M)
+    assert re.search(r"^check-course:", text, flags=re.M)
