@@ -60,6 +60,7 @@ def run(name: str, edit: tuple[str, str] | None) -> tuple[bool, list[str]]:
         env["PYTHONPATH"] = str(copy)  # the copy's package, before the installed one
         imported = subprocess.run(
             [sys.executable, "-c", "import mnad_lite; print(mnad_lite.__file__)"],
+            cwd=copy,
             env=env,
             capture_output=True,
             text=True,
@@ -75,7 +76,7 @@ def run(name: str, edit: tuple[str, str] | None) -> tuple[bool, list[str]]:
             capture_output=True,
             text=True,
         )
-        failed = re.findall(r"^FAILED (\S+)", done.stdout, flags=re.M)
+        failed = re.findall(r"^FAILED (\S+ \d+)", done.stdout, flags=re.M)
         return done.returncode == 0, failed
 
 
