@@ -27,7 +27,7 @@ def test_recorded_values_replace_failing_arguments_only():
     }
     new, changed = rebaseline.rebaseline_source(SOURCE, records)
     assert "quick=0.02, rel=0.02)" in new  # non-ASCII names before the argument are fine
-    assert "quick=[72.03, 58.9812], tol=1.0" in new
+    assert "quick=[72.03, 58.98123457], tol=1.0" in new  # 10 digits: 1e-6 tolerances
     assert "quick=[E[n] for n in names]" in new  # an expression is left for a person
     assert changed[0] == "AUCs (%), λ = 0.6 [quick]"
     assert any("NOT CHANGED, name not a literal" in c for c in changed)

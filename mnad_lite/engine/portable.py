@@ -24,9 +24,10 @@ turbo, glibc's libm                                                frames nor th
 
 The emulations are the environments of ``scripts/emulate_cpus.py`` (``make test-cpus``);
 ``tests/engine/test_portable.py`` trains under them, and the course's fingerprint chain
-(:mod:`mnad_lite.course.fingerprint`) is checked by every CI run. The cost: about 4x the
-time of a native training step on an AVX-512 CPU, 3.5x without oneDNN's fast
-convolutions (SSE2 GEMM; ``benchmarks/portable.py``).
+(:mod:`mnad_lite.course.fingerprint`) is checked by every CI run. The cost, measured with
+``benchmarks/portable.py`` on the AVX-512 machine (2026-12-06): a course-model training
+step takes 4.3x the native time, batched scoring 6.1x (MKL's SSE2 GEMM under PyTorch's
+slow convolution path does most of it).
 
 Two of the pins must be in place before ATen dispatches its first kernel and before MKL
 runs its first GEMM; after that a process cannot change them. :func:`enable` sets both

@@ -50,8 +50,7 @@ def last_json(result: subprocess.CompletedProcess[str]):
 
 def test_enable_pins_a_fresh_process_whatever_its_environment_says():
     code = """
-        import importlib.util
-import json
+        import json
         from mnad_lite.engine import portable
         print(json.dumps(portable.enable()))
     """
