@@ -159,6 +159,16 @@ def run_key(config: Config, data: str | Path) -> str:
     return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:12]
 
 
+def run_dir(config: Config, data: str | Path) -> Path:
+    """Where :func:`cached_run` keeps ``config`` trained on ``data``."""
+    return cache_dir() / "runs" / f"{config.preset}-{config.method}-{run_key(config, data)}"
+
+
+def report_path(run: Path, test_update: bool) -> Path:
+    """Where :func:`cached_report` keeps a run's report for one update setting."""
+    return run / f"report-{'update' if test_update else 'no-update'}.json"
+
+
 def cached_run(
     config: Config,
     data: str | Path,
@@ -174,7 +184,7 @@ def cached_run(
     """
     from mnad_lite.engine.train import train
 
-    final = cache_dir() / "runs" / f"{config.preset}-{config.method}-{run_key(config, data)}"
+    final = run_dir(config, data)
     steps: list[dict[str, Any]] = []
 
     def record(entry: dict[str, Any]) -> None:
@@ -204,7 +214,7 @@ def cached_report(
     run = Path(run)
     if test_update is None:
         test_update = Config.load(run / "config.json").test_update
-    path = run / f"report-{'update' if test_update else 'no-update'}.json"
+    path = report_path(run, test_update)
     if path.is_file():
         return json.loads(path.read_text())
     report = evaluate(
@@ -239,14 +249,10 @@ def cached_runs(
     import multiprocessing
 
     data = str(Path(data).expanduser().resolve())
-    finals = {
-        name: cache_dir() / "runs" / f"{c.preset}-{c.method}-{run_key(c, data)}"
-        for name, c in configs.items()
-    }
     todo = [
-        n
-        for n, f in finals.items()
-        if not (f / "model.pt").is_file() or not (f / "report-update.json").is_file()
+        name
+        for name, c in configs.items()
+        if not report_path(run_dir(c, data), c.test_update).is_file()  # written last
     ]
     jobs = max(1, min(jobs or os.cpu_count() or 1, len(todo)))
     if todo and jobs > 1:

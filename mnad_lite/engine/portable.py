@@ -45,6 +45,7 @@ out of scope: CUDA kernels are chosen per GPU model.
 from __future__ import annotations
 
 import ctypes
+import functools
 import os
 import sys
 from pathlib import Path
@@ -82,6 +83,7 @@ def pin_environment() -> None:
     os.environ[SWITCH] = "portable"
 
 
+@functools.cache
 def _mkl() -> Any | None:
     """MKL's CNR functions inside torch's own library, or None (no MKL in this build)."""
     import torch
