@@ -22,6 +22,7 @@ from mnad_lite.course.plots import TERMS, LiveLosses, plot_losses
 from mnad_lite.course.tools import (
     TRACED,
     box_contrast,
+    course_time,
     frame_maps,
     kind_frame,
     markdown_table,
@@ -46,6 +47,7 @@ __all__ = [
     "cached_run",
     "cached_runs",
     "course_config",
+    "course_time",
     "course_data",
     "frame_maps",
     "kind_frame",

@@ -266,3 +266,29 @@ def scale_box(box: Sequence[int], source: Sequence[int], size: Sequence[int]) ->
     sy, sx = size[0] / source[0], size[1] / source[1]
     x0, y0, x1, y1 = box
     return [x0 * sx, y0 * sy, (x1 + 1) * sx, (y1 + 1) * sy]
+
+
+def course_time(notebook: str, start: str | Path = ".") -> str:
+    """One line: ``notebook``'s measured run time, the first time (empty cache, the course
+    run in order) and with the cache filled, from ``notebooks/timings.json`` (written by
+    ``python scripts/time_course.py --write``), found like :func:`study_file`."""
+    import json
+
+    import mnad_lite
+
+    places = [Path(start), Path(start) / "notebooks"]
+    places.append(Path(mnad_lite.__file__).resolve().parents[1] / "notebooks")
+    path = next((p / "timings.json" for p in places if (p / "timings.json").is_file()), None)
+    if path is None:
+        return "no measured run time here (python scripts/time_course.py --write measures it)"
+    record = json.loads(path.read_text())
+    parts = []
+    for key, label in (("first_run", "the first time (empty cache)"), ("cached", "cached")):
+        if notebook in record.get(key, {}):
+            seconds = record[key][notebook]
+            shown = f"{seconds / 60:.1f} min" if seconds >= 90 else f"{seconds:.0f} s"
+            parts.append(f"{shown} {label}")
+    if not parts:
+        return f"no measured run time for {notebook} in {path.name}"
+    machine = record.get("first_run", record.get("cached", {})).get("machine", "?")
+    return f"{notebook} run time, full mode, measured on {machine}: " + ", ".join(parts)
