@@ -85,7 +85,7 @@ bench: $(STAMP)
 # After Ped2 study runs finish: the committed summary (which keeps the runs $(STUDY) no
 # longer holds) and the runs' records (docs/studies/ped2-runs: no weights, no labels),
 # then everything that states it (notebook 06 section 4, notebook 05's Ped2 cell, the
-# README block). STUDY: the study folder. On a fresh machine, bring the recorded runs back
+# block of docs/results.md). STUDY: the study folder. On a fresh machine, bring the recorded runs back
 # first: make restore-ped2 PED2=path/to/ped2 (their labels are read from the dataset).
 STUDY ?= runs/study-ped2
 PED2 ?= data/ped2
@@ -96,20 +96,20 @@ refresh-ped2: $(STAMP)
 	$(PY) scripts/refresh_section.py notebooks/05_evaluation.ipynb \
 		"### The same three facts on UCSD Ped2"
 	$(PY) scripts/clean_notebooks.py notebooks/05_evaluation.ipynb notebooks/06_experiments.ipynb
-	$(PY) scripts/refresh_readme.py
+	$(PY) scripts/refresh_readme.py docs/results.md
 
 restore-ped2: $(STAMP)
 	$(PY) -m mnad_lite study --out $(STUDY) --summary-only --data $(PED2) \
 		--restore-records docs/studies/ped2-runs >/dev/null
 
 # The faster Ped2 preset (part 4 of issue 9): its committed summary (with the choice), then
-# the blocks that state it (docs/studies/fast-ped2.md, the README). FAST: its study folder.
+# the blocks that state it (docs/studies/fast-ped2.md, docs/results.md). FAST: its study folder.
 FAST ?= runs/fast-ped2
 refresh-fast: $(STAMP)
 	$(PY) -m mnad_lite study --out $(FAST) --summary-only \
 		--compact docs/studies/fast-ped2-summary.json >/dev/null
 	$(PY) scripts/refresh_readme.py docs/studies/fast-ped2.md
-	$(PY) scripts/refresh_readme.py
+	$(PY) scripts/refresh_readme.py docs/results.md
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache

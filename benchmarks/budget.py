@@ -35,7 +35,7 @@ from timing import header, interleaved, set_threads, training_step
 from mnad_lite.engine.config import Config
 from mnad_lite.engine.runtime import to_layout
 from mnad_lite.model import MNAD
-from mnad_lite.pipeline.study import load_grid
+from mnad_lite.research.grids import load_grid
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_GRID = ROOT / "docs" / "studies" / "fast-ped2.json"

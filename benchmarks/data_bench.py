@@ -6,9 +6,10 @@
 Times, on the training videos of ``DIR`` (any layout ``mnad_lite.data.open_dataset``
 reads; default: the small synthetic set generated into a temporary folder):
 
-* ``ClipDataset``: mnad_lite's clips through a frame cache large enough for every frame,
-  which :meth:`~mnad_lite.data.clips.ClipDataset.preload` fills first (every frame
-  decoded once; that one-off cost is printed), so a clip is a copy out of uint8 frames;
+* ``ClipDataset``: mnad_lite's clips through its frame cache, which
+  :meth:`~mnad_lite.data.clips.ClipDataset.preload` fills first (every video decoded once
+  into a memory-mapped file; that one-off cost is printed), so a clip is a copy out of
+  uint8 frames;
 * ``per-sample decoding``: the same clips decoded from their image files on every
   access (each of the t_length frames read, resized and scaled per clip, as a loader
   that keeps no frames in memory does);
@@ -84,9 +85,7 @@ def main() -> None:
         videos = list(open_dataset(root).train)[: args.videos]
         if not all(v.frame_paths for v in videos):
             raise SystemExit("per-sample decoding needs image-folder videos")
-        h, w = config.size
-        held = 2 * sum(v.num_frames for v in videos) * h * w * config.channels
-        cache = FrameCache(max_bytes=held)  # every frame fits: decoded once
+        cache = FrameCache(Path(tmp) / "frames")  # decoded once, memory-mapped
         clips = ClipDataset(videos, config.t_length, config.size, config.channels, cache)
         tic = time.perf_counter()
         clips.preload()

@@ -12,12 +12,12 @@ Implementations, timed interleaved in this one process on the same inputs:
   (similarity recomputed per use, Python loop with ``nonzero`` for the update, torch's
   MSE and triplet losses on gathered ``[N, C]`` items), NCHW input as in their network;
 * ``reference``: mnad_lite's vectorised memory with ``F.normalize`` and autograd
-  (``Memory.fused_normalize = False``, the default), channels-last input as in training;
+  (``FusedMemory.fused_normalize = False``, the default), channels-last input as in training;
 * ``mnad_lite``: the opt-in fast path (normalisation with a fused backward, ``||q||^2``
   known), building the same ``concat(q, p̂)`` decoder input as the authors;
 * ``mnad_lite, w only``: the fast path without building ``concat(q, p̂)``: what
   :class:`mnad_lite.model.MNAD` runs with ``fused_read``, whose decoder applies its
-  first conv to q and the read weights (``Decoder.read_conv``). Its output is not the
+  first conv to q and the read weights (``benchmarks/fused.py: read_conv``). Its output is not the
   authors', so it is checked on the losses, gradients and items only; the conv's own
   saving is in ``speed.py``;
 * ``authors-code`` (with ``--authors-code DIR``, a clone of the authors' repository):
@@ -43,9 +43,8 @@ import argparse
 
 import torch
 from authors_algorithm import authors_memory
+from fused import FusedMemory
 from timing import header, interleaved, report, set_threads, versus
-
-from mnad_lite.memory import Memory
 
 LAMBDA = 0.1  # λ_c = λ_s for prediction (MNAD.md section 5)
 
@@ -72,7 +71,7 @@ def main() -> None:
     x_cl = x.contiguous(memory_format=torch.channels_last)
     upstream = torch.randn(b, 2 * c, s, s, device=device)  # d loss / d concat(q, p̂)
     upstream = upstream.contiguous(memory_format=torch.channels_last)
-    mem = Memory(num_items=args.items, feat_dim=c).to(device).train()
+    mem = FusedMemory(num_items=args.items, feat_dim=c).to(device).train()
     start = mem.items.clone()
 
     def authors_step(memory_fn):

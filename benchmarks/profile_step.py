@@ -17,11 +17,11 @@ import argparse
 from collections import defaultdict
 
 import torch
+from fused import FusedMNAD
 from timing import header, set_threads, training_step
 from torch.profiler import ProfilerActivity, profile
 
 from mnad_lite.engine.config import preset
-from mnad_lite.model import MNAD
 
 GROUPS = (  # (group, operator name fragments), first match wins
     ("convolution backward", ("convolution_backward",)),
@@ -56,7 +56,7 @@ def main() -> None:
     threads = set_threads(args.threads)
     config = preset(args.preset)
     torch.manual_seed(0)
-    model = MNAD(**config.model_args()).train().to(memory_format=torch.channels_last)
+    model = FusedMNAD(**config.model_args()).train().to(memory_format=torch.channels_last)
     assert model.memory is not None
     # the fast paths are opt-in; --reference profiles the default (reference) paths
     model.fused_read = model.memory.fused_normalize = not args.reference

@@ -33,10 +33,10 @@ from timing import header, set_threads
 
 from mnad_lite.cli.run import parse_overrides
 from mnad_lite.engine.config import PRESETS, preset
+from mnad_lite.engine.evaluation import evaluate
+from mnad_lite.engine.results import write_text_atomic
 from mnad_lite.engine.train import train
 from mnad_lite.errors import MNADError
-from mnad_lite.pipeline.evaluation import evaluate
-from mnad_lite.report.results import write_text_atomic
 
 
 def measure(config, data: str | Path, out: Path) -> dict:

@@ -16,8 +16,8 @@ interleaved in this one process, all starting from the same weights and items:
   paper preset; ``--size 128 128`` on a CPU); elsewhere it is skipped with the reason;
 * ``authors``: the same network run the authors' way (``benchmarks/authors_algorithm.py``:
   NCHW, their memory algorithm, items passed in and out, ``nn.MSELoss``);
-* ``reference``: mnad_lite's default, channels-last with ``MNAD.fused_read = False``
-  (the decoder reads ``concat(q, p̂)``) and ``Memory.fused_normalize = False``
+* ``reference``: mnad_lite's default, channels-last with ``FusedMNAD.fused_read = False``
+  (the decoder reads ``concat(q, p̂)``) and ``FusedMemory.fused_normalize = False``
   (``F.normalize`` with autograd): the eager channels-last path the fast paths are
   measured against;
 * ``mnad_lite``: channels-last with both fast paths switched on (opt-in: the same step
@@ -55,6 +55,7 @@ from collections.abc import Callable
 
 import torch
 from authors_algorithm import AuthorsMNAD, authors_loss
+from fused import FusedMNAD
 from timing import header, interleaved, report, set_threads, versus
 
 from mnad_lite.engine.config import Config, preset
@@ -265,7 +266,7 @@ def main() -> None:
     config = preset(args.preset, **overrides)
     h, w = config.size
     torch.manual_seed(0)
-    base = MNAD(**config.model_args())
+    base = FusedMNAD(**config.model_args())
     runners = {}
     for name in args.impls:
         try:

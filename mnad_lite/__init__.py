@@ -1,16 +1,19 @@
 """mnad_lite: a small, faithful, fast reproduction of MNAD (Park, Noh and Ham, CVPR 2020).
 
-The package reads as layers; each imports only the layers above it in this list:
+The core, what a learner reads to understand and reproduce MNAD, in layers (each imports
+only the layers before it; ``docs/architecture.md`` draws them):
 
 1. the method: :mod:`~mnad_lite.memory` (Eqs. 1-5, 10-13, 15), :mod:`~mnad_lite.model`,
    :mod:`~mnad_lite.losses` (Eqs. 8-9), :mod:`~mnad_lite.scoring` (Eqs. 6-7, 14, 16-17),
    :mod:`~mnad_lite.metrics` (AUCs, EER, AP, pixel and per-kind AUC); and
    :mod:`~mnad_lite.data` (datasets, clips, the synthetic benchmark, your own video);
 2. the engine, :mod:`mnad_lite.engine`: configuration, checkpoints, runtime, training,
-   inference, calibration on normal footage;
-3. reporting, :mod:`mnad_lite.report`: ``scores.csv``/``eval.json``, tables, figures;
-4. pipelines, :mod:`mnad_lite.pipeline`: evaluation, studies, the demo, watching a video;
-5. the command line (:mod:`mnad_lite.cli`) and the course (:mod:`mnad_lite.course`).
+   inference and the paper's evaluation protocol (``scores.csv``, ``eval.json``, figures).
+
+Beside the core, which never imports them: :mod:`mnad_lite.research` (studies, probes,
+summaries), :mod:`mnad_lite.alerts` (calibration, online scores, thresholds, watching a
+video, RBDC/TBDC) and :mod:`mnad_lite.course` (the notebooks' helpers). The command line
+(:mod:`mnad_lite.cli`) sits on top of all of them.
 
 The names below are imported lazily, so ``python -m mnad_lite --help`` starts without
 importing torch.
@@ -51,11 +54,12 @@ _LAZY = {
     "train": "mnad_lite.engine.train",
     "load_run": "mnad_lite.engine.inference",
     "score_videos": "mnad_lite.engine.inference",
-    "evaluate": "mnad_lite.pipeline.evaluation",
+    "evaluate": "mnad_lite.engine.evaluation",
 }
 
 if TYPE_CHECKING:
     from mnad_lite.engine.config import Config, preset
+    from mnad_lite.engine.evaluation import evaluate
     from mnad_lite.engine.inference import load_run, score_videos
     from mnad_lite.engine.train import train
     from mnad_lite.memory import (
@@ -67,7 +71,6 @@ if TYPE_CHECKING:
         update,
     )
     from mnad_lite.model import MNAD
-    from mnad_lite.pipeline.evaluation import evaluate
 
 __all__ = [
     "MNAD",

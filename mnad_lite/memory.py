@@ -102,12 +102,17 @@ def _read(
     return read_weights @ items.detach(), read_weights
 
 
+def _update_weights(sim: Tensor) -> Tensor:
+    # Eq. 3: v^{k,m} = softmax over the queries k of p_m . q^k   [N, M]
+    return F.softmax(sim, dim=0)
+
+
 def _update(
     g: _Geometry, queries: Tensor, items: Tensor, weight_norm: WeightNorm = "all"
 ) -> Tensor:
     sim, queries, items = g.similarity.detach(), queries.detach(), items.detach()
     assigned = F.one_hot(g.nearest, items.shape[0]).to(sim.dtype)  # Eq. 4: U^m   [N, M]
-    update_weights = F.softmax(sim, dim=0)  # Eq. 3: softmax over queries   [N, M]
+    update_weights = _update_weights(sim)  # Eq. 3   [N, M]
     if weight_norm == "all":  # authors' code: max over all queries
         peak = update_weights.amax(dim=0)  # [M]
     elif weight_norm == "assigned":  # paper text, Eq. 5: max over U^m
@@ -218,40 +223,6 @@ def summarize_diagnostics(total: dict[str, Tensor]) -> dict[str, float]:
 NORM_EPS = 1e-12  # F.normalize's default
 
 
-class _UnitQueries(torch.autograd.Function):
-    """L2 normalisation along channels with a short backward (used by :class:`Memory`).
-
-    ``forward(x [B, C, H, W], eps) -> (q, q_sq)`` with ``q = x / max(||x||, eps)``,
-    exactly as ``F.normalize(x, dim=1)``, and ``q_sq = ||q||^2`` ``[B, 1, H, W]``: 1, or
-    less for the rows that the clamp divides by eps. Knowing ``q_sq`` spares the losses'
-    geometry a pass over the queries (:func:`_sq_distance` needs ``||q||^2``).
-
-    ``backward``: ``dx = (dq - q <q, dq>) / max(||x||, eps)``, dropping ``q <q, dq>`` on
-    clamped rows, where the divisor is the constant eps. Autograd's backward of
-    ``F.normalize`` differentiates the division and the norm one op at a time (about ten
-    passes over ``[B, C, H, W]``); this reads q and dq twice. ``q_sq`` gets no gradient:
-    it is the constant 1 on every row with ``||x|| >= eps`` (0 on all-zero rows), so the
-    gradient is exact except on rows with ``0 < ||x|| < eps``, where it omits the term
-    from ``||q||^2``.
-    """
-
-    @staticmethod
-    def forward(ctx, x: Tensor, eps: float) -> tuple[Tensor, Tensor]:  # type: ignore[override]
-        norm = torch.linalg.vector_norm(x, dim=1, keepdim=True)  # ||x||   [B, 1, H, W]
-        divisor = norm.clamp_min(eps)
-        q = x / divisor
-        q_sq = (norm / divisor).square()
-        ctx.save_for_backward(q, divisor, norm >= eps)  # clamp_min passes grads where >=
-        ctx.mark_non_differentiable(q_sq)
-        return q, q_sq
-
-    @staticmethod
-    def backward(ctx, dq: Tensor, _dq_sq: Tensor) -> tuple[Tensor, None]:  # type: ignore[override]
-        q, divisor, unclamped = ctx.saved_tensors
-        radial = (q * dq).sum(1, keepdim=True) * unclamped  # <q, dq>   [B, 1, H, W]
-        return torch.addcmul(dq, q, radial, value=-1).div_(divisor), None
-
-
 # --- public functional API --------------------------------------------------------------
 
 
@@ -290,6 +261,19 @@ def update(queries: Tensor, items: Tensor, weight_norm: WeightNorm = "all") -> T
         The updated items, ``[M, C]``, detached from any graph.
     """
     return _update(_geometry(queries, items), queries, items, weight_norm)
+
+
+def update_weights(queries: Tensor, items: Tensor) -> Tensor:
+    """Eq. 3: ``v^{k,m}``, each item's softmax over the queries ``[N, M]`` (no gradient)."""
+    _check(queries, items)
+    return _update_weights(similarity(queries.detach(), items))
+
+
+def separateness_hinge(queries: Tensor, items: Tensor, margin: float = 1.0) -> Tensor:
+    """Eq. 12 per query, before ``[.]_+``: ``||q - p_p|| - ||q - p_n|| + α`` ``[N]``
+    (p nearest, Eq. 11; n second nearest, Eq. 13); zero or below: the hinge is off."""
+    _check(queries, items)
+    return _hinge(_geometry(queries, items), queries.shape[1], margin)
 
 
 def nearest_items(queries: Tensor, items: Tensor) -> Tensor:
@@ -410,9 +394,7 @@ class MemoryOutput:
         diagnostics: sums over the queries of what the memory is doing (item usage,
             collapse, read sharpness, active hinges); see :func:`summarize_diagnostics`.
         features: the decoder input ``concat(q, p̂)``, ``[B, 2C, H, W]``, in the dtype of
-            the queries, built from q, w and p on first access and kept (the model's
-            default path never asks for it: its decoder applies its first conv to q and
-            w directly, :meth:`mnad_lite.model.Decoder.read_conv`).
+            the queries, built from q, w and p on first access and kept.
     """
 
     queries: Tensor
@@ -457,17 +439,10 @@ class Memory(nn.Module):
     the same update and the items equal those of one process on the concatenated
     batch (Eq. 3's softmax runs over all W*N queries). The read and the losses
     (Eqs. 1-2, 10-13) use this process's queries with the items before the update.
-
-    ``fused_normalize`` (default False): True normalises the queries with
-    :class:`_UnitQueries` (same values, a shorter backward, ``||q||^2`` known); False takes
-    ``F.normalize`` and autograd, the reference path. Off by default for the reason given
-    for :attr:`mnad_lite.model.MNAD.fused_read`: equal per step to float rounding, but a
-    different trajectory over a whole training run.
     """
 
     items: Tensor
     gather_queries: Callable[[Tensor], Tensor] | None = None
-    fused_normalize: bool = False
 
     def __init__(
         self,
@@ -498,6 +473,11 @@ class Memory(nn.Module):
         self.read_temperature, self.read_gradient = float(read_temperature), bool(read_gradient)
         self.register_buffer("items", init_items(num_items, feat_dim, generator))
 
+    def normalize_queries(self, x: Tensor) -> tuple[Tensor, Tensor | None]:
+        """The unit queries ``[B, C, H, W]`` and their squared norms ``[N]`` when known
+        (None: computed where needed; ``benchmarks/fused.py`` knows them)."""
+        return F.normalize(x, dim=1, eps=NORM_EPS), None
+
     def extra_repr(self) -> str:
         return (
             f"num_items={self.num_items}, feat_dim={self.feat_dim}, "
@@ -515,11 +495,7 @@ class Memory(nn.Module):
         b, c, h, w = x.shape
         dtype = _memory_dtype(x.dtype, self.items.dtype)
         with torch.autocast(_autocast_type(x), enabled=False):  # float32 (or float64)
-            if self.fused_normalize:  # L2 normalisation of every query
-                qmap, q_sq = _UnitQueries.apply(x.to(dtype), NORM_EPS)
-                q_sq = flatten_queries(q_sq)[:, 0]  # ||q||^2   [N]
-            else:
-                qmap, q_sq = F.normalize(x.to(dtype), dim=1, eps=NORM_EPS), None
+            qmap, q_sq = self.normalize_queries(x.to(dtype))  # L2, every query
             queries = flatten_queries(qmap)  # [N, C], N = B*H*W
             items = self.items.detach().to(dtype, copy=True)  # the update writes self.items
             g = _geometry(queries, items, q_sq)  # similarities [N, M] and norms, once per pass

@@ -1,11 +1,10 @@
-"""How frame scores are judged against ground truth: AUCs, EER, AP, pixel AUC, decisions.
+"""How frame scores are judged against ground truth: AUCs, EER, AP, pixel AUC, per kind.
 
 Every evaluation choice of MNAD.md section 6 side by side (:func:`evaluation_table`):
 micro AUC after per-video min-max (the paper's number), after one global min-max, macro
 AUC (mean of per-video AUCs), PSNR only; the equal error rate and average precision;
-pixel AUC of error maps against masks; AUC per anomaly kind; precision, recall and F1
-of thresholded decisions, and the alarms an operator would see (:func:`alarm_metrics`:
-false alarms per minute of video, events detected).
+pixel AUC of error maps against masks; AUC per anomaly kind. Thresholded decisions and
+the alarms an operator sees are :mod:`mnad_lite.alerts.alarms`.
 
 Labels are 1 for anomalous frames. Scores are anomaly scores: higher = more anomalous.
 """
@@ -19,7 +18,7 @@ from typing import Any, Literal
 import numpy as np
 
 from mnad_lite.errors import MNADError
-from mnad_lite.scoring import _as_1d, _check_same_length, anomaly_score
+from mnad_lite.scoring import anomaly_score, as_1d, check_same_length
 
 #: The keys of :func:`evaluation_table`, in the order they are reported.
 TABLE_KEYS = (
@@ -35,9 +34,9 @@ TABLE_KEYS = (
 MAX_PIXELS = 20_000_000  # pixel AUC subsamples frames beyond this many pixels
 
 
-def _check_labels(scores: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    scores, labels = _as_1d("scores", scores), _as_1d("labels", labels)
-    _check_same_length(scores=scores, labels=labels)
+def check_labels(scores: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    scores, labels = as_1d("scores", scores), as_1d("labels", labels)
+    check_same_length(scores=scores, labels=labels)
     if not np.isin(labels, (0, 1)).all():
         raise MNADError("labels must be 0 (normal) or 1 (anomalous)")
     return scores.astype(np.float64), labels.astype(np.int64)
@@ -57,7 +56,7 @@ def frame_auc(
     frames are all normal or all anomalous: ``single_class="skip"`` leaves those videos
     out (see :func:`single_class_videos`), ``"error"`` raises. NaN when nothing is left.
     """
-    scores, labels = _check_labels(scores, labels)
+    scores, labels = check_labels(scores, labels)
     if average == "micro":
         if labels.min() == labels.max():
             raise MNADError("frame AUC needs both normal and anomalous frames")
@@ -66,8 +65,8 @@ def frame_auc(
         raise MNADError(f"average must be 'micro' or 'macro', got {average!r}")
     if video_ids is None:
         raise MNADError("macro AUC needs video_ids")
-    video_ids = _as_1d("video_ids", video_ids)
-    _check_same_length(scores=scores, video_ids=video_ids)
+    video_ids = as_1d("video_ids", video_ids)
+    check_same_length(scores=scores, video_ids=video_ids)
     aucs = []
     for vid in np.unique(video_ids):
         sel = video_ids == vid
@@ -81,8 +80,8 @@ def frame_auc(
 
 def single_class_videos(labels: np.ndarray, video_ids: np.ndarray) -> list:
     """Videos whose frames are all normal or all anomalous (left out of macro AUC)."""
-    labels, video_ids = _as_1d("labels", labels), _as_1d("video_ids", video_ids)
-    _check_same_length(labels=labels, video_ids=video_ids)
+    labels, video_ids = as_1d("labels", labels), as_1d("video_ids", video_ids)
+    check_same_length(labels=labels, video_ids=video_ids)
     return [v for v in np.unique(video_ids) if np.unique(labels[video_ids == v]).size == 1]
 
 
@@ -90,7 +89,7 @@ def _eer_point(scores: np.ndarray, labels: np.ndarray) -> tuple[float, float, fl
     """(false positive rate, miss rate, threshold) where the two rates are closest."""
     from sklearn.metrics import roc_curve
 
-    scores, labels = _check_labels(scores, labels)
+    scores, labels = check_labels(scores, labels)
     fpr, tpr, thresholds = roc_curve(labels, scores, drop_intermediate=False)
     fnr = 1 - tpr
     i = int(np.nanargmin(np.abs(fnr - fpr)))
@@ -112,7 +111,7 @@ def average_precision(scores: np.ndarray, labels: np.ndarray) -> float:
     """Average precision with anomalous frames as the positive class."""
     from sklearn.metrics import average_precision_score
 
-    scores, labels = _check_labels(scores, labels)
+    scores, labels = check_labels(scores, labels)
     return float(average_precision_score(labels, scores))
 
 
@@ -236,81 +235,3 @@ def per_kind_auc(
             sel = normal | mine
             out[kind] = {"auc": frame_auc(scores[sel], labels[sel]), "frames": int(mine.sum())}
     return out
-
-
-def decision_metrics(flagged: np.ndarray, labels: np.ndarray) -> dict[str, float]:
-    """Precision, recall and F1 of thresholded decisions ``[N]`` bool against labels."""
-    tp = int((flagged & (labels == 1)).sum())
-    precision = tp / max(int(flagged.sum()), 1)
-    recall = tp / max(int((labels == 1).sum()), 1)
-    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    return {"precision": precision, "recall": recall, "f1": f1}
-
-
-#: Frame rate assumed when the video source does not say (UCSD Ped2 and the synthetic
-#: benchmark are 10 frames per second).
-DEFAULT_FPS = 10.0
-
-
-def flag_runs(
-    flagged: np.ndarray, video_ids: np.ndarray | None = None
-) -> tuple[np.ndarray, np.ndarray]:
-    """Maximal runs of consecutive True rows of ``flagged`` ``[N]`` within each video.
-
-    Rows of one video must be its consecutive scored frames (``FrameScores`` order).
-    Returns (first row, last row) ``[R]`` each, inclusive, in row order.
-    """
-    f = _as_1d("flagged", flagged).astype(bool)
-    v = np.zeros(len(f), np.int64) if video_ids is None else _as_1d("video_ids", video_ids)
-    _check_same_length(flagged=f, video_ids=v)
-    if not f.size:
-        return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    new_video = np.r_[True, v[1:] != v[:-1]]
-    start = f & (new_video | ~np.r_[False, f[:-1]])
-    end = f & (np.r_[new_video[1:], True] | ~np.r_[f[1:], False])
-    return np.flatnonzero(start), np.flatnonzero(end)
-
-
-def alarm_metrics(
-    flagged: np.ndarray,
-    labels: np.ndarray,
-    video_ids: np.ndarray | None = None,
-    fps: float = DEFAULT_FPS,
-) -> dict[str, float]:
-    """What an operator sees at a threshold: alarms, false alarms per minute, events found.
-
-    - an **alarm** is a maximal run of consecutive flagged frames of one video
-      (:func:`flag_runs`); a **false alarm** is an alarm without a single anomalous frame;
-    - ``false_alarms_per_minute`` = false alarms / minutes of scored video (N / fps / 60);
-    - ``false_alarm_frames`` = flagged normal frames (the frame-level count, also per minute);
-    - a ground-truth **event** is a maximal run of anomalous frames of one video; it is
-      ``detected`` when at least one of its frames is flagged.
-
-    Args: flagged, labels, video_ids: ``[N]``; fps: frames per second of the video.
-    """
-    flagged = _as_1d("flagged", flagged).astype(bool)
-    labels = _as_1d("labels", labels)
-    _, labels = _check_labels(np.zeros(len(labels)), labels)
-    _check_same_length(flagged=flagged, labels=labels)
-    if not fps > 0:
-        raise MNADError(f"fps must be > 0, got {fps}")
-    starts, ends = flag_runs(flagged, video_ids)
-    anomalous_before = np.r_[0, np.cumsum(labels)]  # anomalous rows before each row
-    with_anomaly = anomalous_before[ends + 1] - anomalous_before[starts] > 0
-    g_starts, g_ends = flag_runs(labels == 1, video_ids)
-    flagged_before = np.r_[0, np.cumsum(flagged)]
-    found = flagged_before[g_ends + 1] - flagged_before[g_starts] > 0
-    minutes = len(flagged) / fps / 60
-    false_alarms = int((~with_anomaly).sum())
-    false_frames = int((flagged & (labels == 0)).sum())
-    return {
-        "alarms": int(len(starts)),
-        "false_alarms": false_alarms,
-        "false_alarms_per_minute": false_alarms / minutes if minutes else math.nan,
-        "false_alarm_frames": false_frames,
-        "false_alarm_frames_per_minute": false_frames / minutes if minutes else math.nan,
-        "events": int(len(g_starts)),
-        "events_detected": int(found.sum()),
-        "minutes": minutes,
-        "video_fps": float(fps),
-    }

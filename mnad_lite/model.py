@@ -9,10 +9,6 @@ Shapes for the paper's prediction network (width 64, 3 channels, t_length 5, 256
             -> head 128 -> 64 -> 64 -> 3, tanh
     prediction [B, 3, 256, 256]
 
-The decoder's first conv reads ``concat(q, read)`` without that tensor being built (the
-read is linear in the read weights; :meth:`Decoder.read_conv`); ``MNAD.fused_read =
-False`` builds it, the reference path with the same result.
-
 ``width`` scales every stage (``width * (1, 2, 4, 8)``; feat_dim = 8 * width), so a
 CPU-sized model is the same architecture, narrower. Reconstruction (``method="recon"``)
 reads one frame and has no skip connections, keeping the decoder widths that the
@@ -28,7 +24,6 @@ from dataclasses import dataclass
 from typing import Literal
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from mnad_lite.errors import MNADError
@@ -42,9 +37,6 @@ PROBES = ("mean_item", "no_read", "no_query", "no_deep_skip")
 Position = Literal["none", "input", "query"]
 #: Beyond the paper: where coordinate channels (x, y) are appended (``"none"``: the paper).
 POSITIONS = ("none", "input", "query")
-#: The probes under which the decoder still reads the memory through ``Decoder.read_conv``
-#: (``MNAD.fused_read``); the others edit ``concat(q, p̂)`` and take the reference path.
-FUSED_PROBES = (None, "no_deep_skip")
 
 
 def coordinate_channels(x: Tensor) -> Tensor:
@@ -140,10 +132,12 @@ class Decoder(nn.Module):
             nn.Tanh(),
         )
 
-    def forward(self, z: Tensor | MemoryOutput, skips: list[Tensor] | None = None) -> Tensor:
-        """``z``: the decoder input ``[B, c_in, H/8, W/8]``, or a memory's output, whose
-        ``concat(q, p̂)`` the first conv then reads without building it."""
-        x = self.inner(z) if isinstance(z, Tensor) else self.inner[1:](self.read_conv(z))
+    def forward(self, z: Tensor, skips: list[Tensor] | None = None) -> Tensor:
+        """``z``: the decoder input ``[B, c_in, H/8, W/8]`` (``concat(q, p̂)`` with memory)."""
+        return self.up_path(self.inner(z), skips)
+
+    def up_path(self, x: Tensor, skips: list[Tensor] | None) -> Tensor:
+        """From the first block's output ``[B, 8w, H/8, W/8]`` to the frame."""
         for i, up in enumerate(self.ups):
             x = up(x)
             if self.concat[i]:
@@ -151,34 +145,6 @@ class Decoder(nn.Module):
                 x = torch.cat([skips[-1 - i], x], dim=1)  # (skip, upsampled) as the authors
             x = self.blocks[i](x) if i < len(self.blocks) else x
         return self.head(x)
-
-    def read_conv(self, mem: MemoryOutput) -> Tensor:
-        """The first conv of ``inner`` on ``concat(q, p̂)``, without p̂ (Eq. 2).
-
-        The read p̂ = sum_m w^m p_m is linear in the read weights w, so the conv of its
-        half of the kernel, K_p ``[O, C, 3, 3]``, equals a conv of the weight map w
-        ``[B, M, H, W]`` with ``K_w[o, m] = sum_c K_p[o, c] p_m[c]`` ``[O, M, 3, 3]``: M
-        input channels instead of C, and no ``[B, 2C, H, W]`` concatenation. Zero padding
-        of p̂ is zero padding of w (p̂ = 0 where w = 0), so borders are exact too. w and p
-        are detached, as in the read; gradients reach K_p through K_w. Equal to
-        ``inner[0](mem.features)`` up to float rounding.
-        """
-        conv = self.inner[0]
-        assert isinstance(conv, nn.Conv2d)
-        b, c, h, w = mem.queries.shape
-        if conv.in_channels != 2 * c:
-            raise MNADError(
-                f"read_conv: the first conv reads {conv.in_channels} channels, not 2C = {2 * c}"
-            )
-        weight = conv.weight  # [O, 2C, 3, 3]: K_q, then K_p
-        device = weight.device.type if weight.device.type in ("cuda", "mps", "xpu") else "cpu"
-        with torch.autocast(device, enabled=False):  # K_w in the parameters' dtype
-            items = mem.items.to(weight.dtype)
-            k_w = torch.einsum("ocyx,mc->omyx", weight[:, c:], items)  # [O, M, 3, 3]
-        kernel = torch.cat([weight[:, :c], k_w], dim=1)  # [O, C + M, 3, 3]
-        w_map = mem.read_weights.reshape(b, h, w, -1).permute(0, 3, 1, 2)  # [B, M, H, W]
-        x = torch.cat([mem.queries, w_map], dim=1).to(weight.dtype)  # [B, C + M, H, W]
-        return F.conv2d(x, kernel, conv.bias, conv.stride, conv.padding)
 
 
 @dataclass
@@ -246,17 +212,7 @@ class MNAD(nn.Module):
 
     ``forward(x, update_memory=None)`` takes ``[B, in_channels * (t_length - 1), H, W]``
     (``[B, in_channels, H, W]`` for recon), H and W divisible by 8.
-
-    ``fused_read`` (default False): True makes the decoder's first conv read the memory
-    through :meth:`Decoder.read_conv` (no ``concat(q, p̂)``; the same result per step to
-    float rounding, ``tests/test_fast_path.py``). Off by default: rounding differences grow
-    over hundreds of training steps into different runs (a course run's AUC moved by about
-    a point), and every stored result of this project (notebooks, studies) was trained on
-    the reference path; its speed-up is in ``benchmarks/README.md``. Set
-    ``MNAD.fused_read = True`` (class-wide) to use it.
     """
-
-    fused_read: bool = False
 
     def __init__(
         self,
@@ -347,21 +303,16 @@ class MNAD(nn.Module):
         replaces every read item p̂ by the mean item, ``"no_read"`` zeroes the read
         half of ``concat(q, p̂)``, ``"no_query"`` zeroes the query half (without memory:
         the whole decoder input), ``"no_deep_skip"`` zeroes the deepest skip (the
-        1/4-resolution encoder output the decoder concatenates first). The probes that
-        edit ``concat(q, p̂)`` build it (the reference path, whatever ``fused_read``).
+        1/4-resolution encoder output the decoder concatenates first).
         """
         if probe is not None and probe not in PROBES:
             raise MNADError(f"probe must be one of {PROBES}, got {probe!r}")
         if probe == "no_deep_skip" and not self.decoder.concat[0]:
             raise MNADError("probe no_deep_skip: this model's decoder has no deepest skip")
-        features: Tensor | MemoryOutput
         if self.memory is not None:
             mem = self.memory(z, update=update_memory)
             queries = mem.queries
-            if self.fused_read and probe in FUSED_PROBES:  # Decoder.read_conv reads q and w
-                features = mem
-            else:  # the reference path: concat(q, p̂), [B, 2C, h, w]
-                features = mem.features.to(z.dtype)
+            features = mem.features.to(z.dtype)  # concat(q, p̂)   [B, 2C, h, w]
         else:
             mem, features, queries = None, z, z
         if probe is not None:
@@ -376,15 +327,14 @@ class MNAD(nn.Module):
 
 
 def _apply_probe(
-    probe: str, features: Tensor | MemoryOutput, skips: list[Tensor], memory: Memory | None
-) -> tuple[Tensor | MemoryOutput, list[Tensor]]:
+    probe: str, features: Tensor, skips: list[Tensor], memory: Memory | None
+) -> tuple[Tensor, list[Tensor]]:
     """The decoder input ``[B, 2C or C, h, w]`` and skips with one path cut (see decode)."""
     skips = list(skips)
     if probe == "no_deep_skip":
         if skips:
             skips[-1] = torch.zeros_like(skips[-1])
         return features, skips
-    assert isinstance(features, Tensor)  # the other probes take the reference path
     features = features.clone()
     if memory is None:  # no read half to cut; "no_query" zeroes the whole input
         if probe == "no_query":

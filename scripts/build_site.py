@@ -1,4 +1,5 @@
-"""Build the course as a static web site: the seven notebooks with their stored outputs.
+"""Build the course as a static web site: the notebooks with their stored outputs, the
+course map and the documentation pages (``docs/*.md``).
 
     python scripts/build_site.py                  # -> build/site/index.html
     python scripts/build_site.py --out /tmp/site  # elsewhere
@@ -6,8 +7,12 @@
 Nothing is executed: each notebook is rendered as committed, by nbconvert's HTML exporter
 (JupyterLab's look), with
 
-- a landing page ``index.html`` listing the chapters, each with its picture
-  (``docs/notebooks/NN_topic.png``) and the one-line summary under its title;
+- a landing page ``index.html``: the course map (:mod:`mnad_lite.course.outline`: what
+  each notebook teaches, what to read first, its measured times), the documentation
+  pages, then the chapters, each with its picture (``docs/notebooks/NN_topic.png``) and
+  the one-line summary under its title;
+- every Markdown page of ``docs/`` as ``docs/<page>.html`` (links between pages and to the
+  notebooks rewritten to the site's pages; the other files of ``docs/`` copied beside);
 - previous / next / contents links at the top and bottom of every chapter;
 - widget outputs (``interactive(children=...`` as text on a page) replaced: the cell's
   stored picture stays if it has one, else a note says to open the notebook in JupyterLab;
@@ -24,6 +29,7 @@ from __future__ import annotations
 import argparse
 import copy
 import html
+import posixpath
 import re
 import shutil
 import sys
@@ -38,6 +44,7 @@ from nbconvert.filters import markdown2html
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
+DOCS = ROOT / "docs"
 PICTURES = ROOT / "docs" / "notebooks"
 CHAPTER_GLOB = "[0-9][0-9]_*.ipynb"
 MARKER = ".mnad-site"  # marks a folder this script built, so a rebuild may clear it
@@ -112,10 +119,39 @@ code {{ background: #f3f5f8; padding: 0 0.25em; border-radius: 3px; }}
 <body>
 <h1>mnad_lite: MNAD, explained in code that runs</h1>
 <p class="lead">A course on <b>MNAD</b>, "Learning Memory-guided Normality for Anomaly
-Detection" (Park, Noh and Ham, CVPR 2020), in seven chapters. These pages show the
+Detection" (Park, Noh and Ham, CVPR 2020), in numbered chapters. These pages show the
 notebooks with the outputs of a full run; to change and rerun them, and to use the
 widgets, open them in JupyterLab: <code>.venv/bin/jupyter lab notebooks/</code>.</p>
+<h2>The course map</h2>
+{course_map}
+<h2>Documentation</h2>
+<ul>
+{docs}
+</ul>
+<h2>The chapters</h2>
 {chapters}
+</body>
+</html>
+"""
+
+DOC_TEMPLATE = """<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1.0">
+<title>{title}</title>
+<style type="text/css">
+body {{ font: 16px/1.5 sans-serif; color: #222; max-width: 1000px; margin: 2em auto;
+  padding: 0 1em; }}
+code {{ background: #f3f5f8; padding: 0 0.25em; border-radius: 3px; }}
+pre {{ background: #f3f5f8; padding: 0.6em; overflow-x: auto; }}
+table {{ border-collapse: collapse; font-size: 0.9em; }}
+td, th {{ border: 1px solid #dde3ea; padding: 0.2em 0.5em; }}
+</style>
+</head>
+<body>
+<p><a href="{home}" rel="contents">mnad_lite: the course and its documentation</a></p>
+{body}
 </body>
 </html>
 """
@@ -245,6 +281,51 @@ def prepare_out(out: Path) -> None:
     (out / MARKER).write_text("built by scripts/build_site.py; rebuilt from scratch each time\n")
 
 
+def doc_href(href: str, page: Path, stems: set[str]) -> str:
+    """A link of the Markdown page ``page`` (relative to ``docs/``) on the site: ``x.md`` ->
+    ``x.html``, a notebook -> its chapter page, ``../README.md`` -> the landing page."""
+    if "://" in href or href.startswith(("#", "mailto:")):
+        return href
+    path, _, fragment = href.partition("#")
+    target = posixpath.normpath(posixpath.join("docs", page.parent.as_posix(), path))
+    if target == "README.md":
+        target = "index.html"
+    elif target.startswith("notebooks/") and Path(target).stem in stems:
+        target = f"{Path(target).stem}.html"
+    elif target.endswith(".md"):
+        target = target[:-3] + ".html"
+    up = "../" * len(page.parts)  # from the page back to the site's root
+    return up + target + (f"#{fragment}" if fragment else "")
+
+
+def render_docs(out: Path, docs: Path, stems: set[str]) -> list[Path]:
+    """Every ``docs/**/*.md`` as ``out/docs/**/*.html``; the other files copied beside."""
+    written = []
+    for source in sorted(docs.rglob("*")):
+        rel = source.relative_to(docs)
+        target = out / "docs" / rel
+        if source.is_dir():
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if source.suffix != ".md":
+            shutil.copy(source, target)
+            continue
+        text = source.read_text(encoding="utf-8")
+        title = next((line[2:] for line in text.splitlines() if line.startswith("# ")), rel.stem)
+        body = re.sub(
+            r'href="([^"]+)"',
+            lambda m, rel=rel: f'href="{doc_href(html.unescape(m.group(1)), rel, stems)}"',
+            markdown2html(text),
+        )
+        page = target.with_suffix(".html")
+        home = "../" * len(rel.parts) + "index.html"
+        page.write_text(
+            DOC_TEMPLATE.format(title=html.escape(title), home=home, body=body), encoding="utf-8"
+        )
+        written.append(page)
+    return written
+
+
 def build_site(
     out: Path, notebooks: Path = NOTEBOOKS, pictures: Path = PICTURES, quiet: bool = False
 ) -> list[Path]:
@@ -314,12 +395,27 @@ def build_site(
                 picture=picture,
             )
         )
+    docs = render_docs(out, DOCS, stems) if DOCS.is_dir() else []
+    doc_items = "\n".join(
+        f'<li><a href="{p.relative_to(out).as_posix()}">{html.escape(p.stem)}</a></li>'
+        for p in docs
+        if p.parent == out / "docs"
+    )
+    from mnad_lite.course.outline import course_map
+
     index = out / "index.html"
     has_maths = any("$" in c.summary for c in chapters)
     mathjax = INDEX_MATHJAX.format(url=mathjax_url) if has_maths else ""
-    index.write_text(INDEX_TEMPLATE.format(chapters="\n".join(cards), mathjax=mathjax))
-    say(f"{index} ({len(chapters)} chapters)")
-    return [index, *written]
+    index.write_text(
+        INDEX_TEMPLATE.format(
+            chapters="\n".join(cards),
+            mathjax=mathjax,
+            course_map=markdown2html(course_map(ROOT, link="{stem}.html")),
+            docs=doc_items,
+        )
+    )
+    say(f"{index} ({len(chapters)} chapters, {len(docs)} documentation pages)")
+    return [index, *written, *docs]
 
 
 def main(argv: list[str] | None = None) -> int:

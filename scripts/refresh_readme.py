@@ -1,16 +1,17 @@
-"""Rewrite the README's study blocks from the committed summaries they name.
+"""Rewrite the study blocks of a page (docs/results.md) from the committed summaries.
 
-    python scripts/refresh_readme.py [README.md] [--check]
+    python scripts/refresh_readme.py [docs/results.md] [--check]
 
 A block is everything between
 ``<!-- study-summary: PATH [published=DATASET] [target=AUC] [WHERE] -->`` and
-``<!-- /study-summary -->``; PATH (relative to the README) is a study summary
+``<!-- /study-summary -->``; PATH (relative to the page, else to the repository) is a study
+summary
 (``docs/studies/<study>-summary.json``), DATASET a key of
-:data:`mnad_lite.report.published.PUBLISHED` (the published numbers to compare with), AUC a
+:data:`mnad_lite.research.published.PUBLISHED` (the published numbers to compare with), AUC a
 frame AUC in % that the chosen (else the reference) variant should reach over 3 seeds
-(:func:`mnad_lite.report.study_text.target_answer`) and the optional WHERE opens the
+(:func:`mnad_lite.research.text.target_answer`) and the optional WHERE opens the
 verdict's sentence ("On Ped2"). The block becomes
-:func:`mnad_lite.report.study_text.readme_block` of it: the table, the mechanism table, the
+:func:`mnad_lite.research.text.readme_block` of it: the table, the mechanism table, the
 published numbers and the verdict, so the README states exactly the file's numbers.
 ``--check`` changes nothing and exits 1 when a block is out of date (the test suite runs it).
 """
@@ -23,8 +24,10 @@ import re
 import sys
 from pathlib import Path
 
-from mnad_lite.report.published import PUBLISHED
-from mnad_lite.report.study_text import readme_block
+from mnad_lite.research.published import PUBLISHED
+from mnad_lite.research.text import readme_block
+
+REPO = Path(__file__).resolve().parents[1]
 
 BLOCK = re.compile(
     r"(<!-- study-summary: (?P<path>\S+)(?: published=(?P<published>\S+))?"
@@ -39,6 +42,8 @@ def refresh(text: str, root: Path) -> str:
 
     def block(match: re.Match) -> str:
         path = root / match["path"]
+        if not path.exists():
+            path = REPO / match["path"]
         try:
             summary = json.loads(path.read_text())
         except (OSError, json.JSONDecodeError) as err:
@@ -59,7 +64,7 @@ def refresh(text: str, root: Path) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("readme", nargs="?", type=Path, default=Path("README.md"))
+    parser.add_argument("readme", nargs="?", type=Path, default=REPO / "docs" / "results.md")
     parser.add_argument("--check", action="store_true", help="exit 1 if a block is stale")
     args = parser.parse_args(argv)
     text = args.readme.read_text()

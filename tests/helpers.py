@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+
 
 def recompute_report(folder: Path) -> dict:
     """The AUC choices of ``folder/eval.json`` computed again from ``folder/scores.csv``
@@ -13,8 +15,8 @@ def recompute_report(folder: Path) -> dict:
     import numpy as np
     from sklearn.metrics import roc_auc_score
 
+    from mnad_lite.engine.results import read_scores_csv
     from mnad_lite.metrics import evaluation_table
-    from mnad_lite.report.results import read_scores_csv
 
     cols = read_scores_csv(folder / "scores.csv")
     saved = json.loads((folder / "eval.json").read_text())
@@ -62,3 +64,40 @@ def assert_png(path: str | Path, min_side: int = 100) -> None:
         f"{path}: {None if img is None else img.shape}"
     )
     assert img.std() > 1.0, f"{path} is blank"
+
+
+def score_events(frames, scores, flagged) -> list[dict]:
+    """Reference: the events of a whole score sequence at once (``[N]`` each, consecutive
+    frames), from the runs of flagged frames; what EventTracker must find frame by frame."""
+    from mnad_lite.alerts.alarms import flag_runs
+
+    frames, scores = np.asarray(frames), np.asarray(scores, dtype=np.float64)
+    starts, ends = flag_runs(np.asarray(flagged, dtype=bool))
+    out = []
+    for s, e in zip(starts, ends, strict=True):
+        peak = s + int(np.argmax(scores[s : e + 1]))
+        out.append(
+            {
+                "start": int(frames[s]),
+                "end": int(frames[e]),
+                "peak_score": float(scores[peak]),
+                "peak_frame": int(frames[peak]),
+            }
+        )
+    return out
+
+
+def read_events_csv(path) -> list[dict]:
+    """The events of an ``events.csv`` (start, end, peak_score, peak_frame)."""
+    import csv
+
+    with open(path, newline="") as fh:
+        return [
+            {
+                "start": int(r["start"]),
+                "end": int(r["end"]),
+                "peak_score": float(r["peak_score"]),
+                "peak_frame": int(r["peak_frame"]),
+            }
+            for r in csv.DictReader(fh)
+        ]

@@ -1,16 +1,18 @@
-"""The package reads as layers: every module imports only its own layer or the ones below.
+"""The package reads as layers: the core a learner reads, and beside it the tools it never
+imports (``mnad_lite/__init__.py`` and ``docs/architecture.md`` draw the same picture).
 
-Layers, bottom to top (``mnad_lite/__init__.py`` draws the same list):
+Layers, bottom to top:
 
-0. ``errors``, ``forms``
-1. the method (``memory``, ``model``, ``losses``, ``scoring``, ``metrics``,
-   ``localization``) and ``data``
-2. ``engine``
-3. ``report``
-4. ``pipeline``
-5. ``cli``, ``course``
+0. ``errors``, ``forms``, ``files``
+1. the method (``memory``, ``model``, ``losses``, ``scoring``, ``metrics``) and ``data``
+2. ``engine``: configuration, checkpoints, training, inference, the paper's evaluation
+3. beside the core: ``research``, ``alerts``, ``course`` (each may use the core and
+   ``alerts``; ``research`` and ``course`` may use each other's public results)
+4. ``cli``, ``__main__``
 
-Imports inside functions count too (they are how the command line avoids torch).
+The core is layers 0-2: it never imports layer 3 or 4. Imports inside functions count
+(they are how the command line avoids torch), relative imports count, and so does a name
+imported from the package root (``from mnad_lite import train`` is the engine's train).
 """
 
 from __future__ import annotations
@@ -26,22 +28,32 @@ PACKAGE = Path(__file__).resolve().parents[1] / "mnad_lite"
 LAYERS = {
     "errors": 0,
     "forms": 0,
+    "files": 0,
     "memory": 1,
     "model": 1,
     "losses": 1,
     "scoring": 1,
     "metrics": 1,
-    "localization": 1,
     "data": 1,
     "engine": 2,
-    "report": 3,
-    "pipeline": 4,
-    "cli": 5,
-    "course": 5,
-    "__main__": 5,
+    "research": 3,
+    "alerts": 3,
+    "course": 3,
+    "cli": 4,
+    "__main__": 4,
 }
+CORE = {name for name, layer in LAYERS.items() if layer <= 2}
 #: Within layer 1, the method modules' own order (a module may import those before it).
-METHOD_ORDER = ["memory", "model", "losses", "scoring", "metrics", "localization"]
+METHOD_ORDER = ["memory", "model", "losses", "scoring", "metrics"]
+#: Names the package root re-exports lazily, and the module each comes from.
+ROOT_NAMES = {"errors": "mnad_lite.errors"}
+
+
+def root_names() -> dict[str, str]:
+    """``mnad_lite.<name>`` -> the module that defines it (the root's ``_LAZY`` table)."""
+    import mnad_lite
+
+    return {**ROOT_NAMES, **mnad_lite._LAZY}
 
 
 def top(module: str) -> str:
@@ -50,15 +62,27 @@ def top(module: str) -> str:
     return parts[1] if len(parts) > 1 else "__init__"
 
 
-def imports_of(path: Path) -> set[str]:
+def absolute(path: Path, node: ast.ImportFrom, package_dir: Path = PACKAGE) -> str:
+    """The absolute module of ``from ..x import y`` written in ``path``."""
+    package = path.relative_to(package_dir.parent).with_suffix("").parts[:-1]  # its package
+    base = package[: len(package) - (node.level - 1)]
+    return ".".join(base + ((node.module,) if node.module else ()))
+
+
+def imports_of(path: Path, package_dir: Path = PACKAGE) -> set[str]:
+    """Every ``mnad_lite`` module ``path`` imports, at any depth, relative imports resolved
+    and root names (``from mnad_lite import train``) mapped to their defining module."""
     tree = ast.parse(path.read_text())
+    names = root_names()
     found = set()
     for node in ast.walk(tree):
-        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            if node.module == "mnad_lite":  # from mnad_lite import errors, ...
-                found |= {f"mnad_lite.{a.name}" for a in node.names}
-            elif node.module.startswith("mnad_lite."):
-                found.add(node.module)
+        if isinstance(node, ast.ImportFrom):
+            module = absolute(path, node, package_dir) if node.level else node.module or ""
+            if module == "mnad_lite":
+                for alias in node.names:
+                    found.add(names.get(alias.name, f"mnad_lite.{alias.name}"))
+            elif module.startswith("mnad_lite."):
+                found.add(module)
         elif isinstance(node, ast.Import):
             found |= {a.name for a in node.names if a.name.startswith("mnad_lite.")}
     return found
@@ -83,6 +107,8 @@ def test_no_import_goes_up(path: Path):
         if other in ("__init__", "__version__"):
             continue  # the package root only re-exports names, lazily
         assert LAYERS[other] <= LAYERS[me], f"{path.name} (layer {me}) imports {target}"
+        if me in CORE:
+            assert other in CORE, f"the core's {path.name} imports {target} (beside the core)"
         if me in METHOD_ORDER and other in METHOD_ORDER:
             assert METHOD_ORDER.index(other) <= METHOD_ORDER.index(me), (
                 f"{me} imports {other}, which comes after it in the method layer"
@@ -91,11 +117,52 @@ def test_no_import_goes_up(path: Path):
             pytest.fail(f"{me} imports {other}: the method and the data are side by side")
 
 
-def test_the_checker_sees_a_back_edge(tmp_path: Path):
-    bad = tmp_path / "memory.py"
-    bad.write_text("def f():\n    from mnad_lite.engine.config import preset\n")
-    assert imports_of(bad) == {"mnad_lite.engine.config"}
-    assert LAYERS[top("mnad_lite.engine.config")] > LAYERS["memory"]
+def test_the_root_exports_only_the_core():
+    for name, module in root_names().items():
+        assert top(module) in CORE, f"mnad_lite.{name} comes from {module}, beside the core"
+
+
+@pytest.mark.parametrize(
+    ("where", "source", "expected"),
+    [
+        (
+            "memory.py",
+            "def f():\n    from mnad_lite.engine.config import preset\n",
+            "engine.config",
+        ),
+        ("memory.py", "from .engine import train\n", "engine"),
+        ("memory.py", "from mnad_lite import train\n", "engine.train"),
+        ("engine/train.py", "from ..alerts import watch\n", "alerts"),
+        ("engine/train.py", "from .config import Config\n", "engine.config"),
+    ],
+)
+def test_the_checker_sees_every_import_form(tmp_path: Path, where: str, source: str, expected: str):
+    path = tmp_path / "mnad_lite" / where  # a module at that place in a copy of the tree
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(source)
+    assert imports_of(path, tmp_path / "mnad_lite") == {f"mnad_lite.{expected}"}
+
+
+def test_a_core_module_importing_beside_it_fails():
+    """The rule itself: ``engine`` (core) importing ``alerts`` is a layer going up."""
+    assert LAYERS["alerts"] > LAYERS["engine"]
+    assert "alerts" not in CORE and "research" not in CORE and "course" not in CORE
+
+
+def test_the_core_loads_without_the_tools_beside_it():
+    """generate -> train -> evaluate, in a fresh process, imports no module beside the core."""
+    code = (
+        "import sys, mnad_lite\n"
+        "from mnad_lite.data import generate\n"
+        "mnad_lite.train, mnad_lite.evaluate, mnad_lite.load_run\n"
+        "import mnad_lite.engine.evaluation\n"
+        "beside = sorted(m for m in sys.modules if m.split('.')[:2] in "
+        "(['mnad_lite', 'research'], ['mnad_lite', 'alerts'], ['mnad_lite', 'course'], "
+        "['mnad_lite', 'cli']))\n"
+        "print(beside)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip().splitlines()[-1] == "[]"
 
 
 @pytest.mark.parametrize("argv", [["--help"], ["data", "info", "--help"], ["train", "--help"]])

@@ -458,3 +458,22 @@ def test_collapsed_queries_show_in_the_diagnostics():
     got = summarize_diagnostics(accumulate_diagnostics(None, mem(x).diagnostics))
     assert got["items_used"] == 1 and got["usage_entropy"] == 0.0
     assert got["cos_nearest"] == pytest.approx(1.0, abs=1e-6)
+
+
+def test_update_weights_and_the_hinge_per_query_follow_eqs_3_and_11_to_13():
+    """Plain references written from the equations: v = softmax over queries of p·q (Eq. 3);
+    the hinge ||q - p_p|| - ||q - p_n|| + α with p nearest and n second nearest."""
+    from mnad_lite.memory import separateness_hinge, update_weights
+
+    g = torch.Generator().manual_seed(5)
+    q = F.normalize(torch.randn(7, 4, generator=g), dim=1)
+    p = F.normalize(torch.randn(3, 4, generator=g), dim=1)
+    s = q @ p.t()
+    torch.testing.assert_close(update_weights(q, p), torch.softmax(s, dim=0))
+    order = s.argsort(dim=1, descending=True)
+    d_pos = (q - p[order[:, 0]]).norm(dim=1)
+    d_neg = (q - p[order[:, 1]]).norm(dim=1)
+    torch.testing.assert_close(
+        separateness_hinge(q, p, 0.5), d_pos - d_neg + 0.5, atol=1e-5, rtol=0
+    )
+    assert torch.allclose(separateness_hinge(q, p).clamp_min(0).mean(), separateness_loss(q, p))

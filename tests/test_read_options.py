@@ -3,6 +3,9 @@ the read weights. Both off by default: the paper's model, and the authors' detac
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -89,10 +92,13 @@ def test_options_reach_the_decoder_on_both_read_paths(fused):
         "read_temperature": 0.2,
         "read_gradient": True,
     }
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    from fused import FusedMNAD  # the fused read lives beside the package
+
     ref = MNAD(**args).double().train()
-    net = MNAD(**args).double().train()
+    net = FusedMNAD(**args).double().train()
     net.load_state_dict(ref.state_dict())
-    ref.fused_read, net.fused_read = False, fused
+    net.fused_read = fused
     x = torch.randn(2, 4, 16, 16, dtype=torch.float64)
     outs = [m(x, update_memory=False) for m in (ref, net)]
     torch.testing.assert_close(outs[0].prediction, outs[1].prediction)

@@ -1,4 +1,4 @@
-"""Every ``mnad_lite.…`` name written in the notebooks' prose or the README resolves: a
+"""Every ``mnad_lite.…`` name written in the notebooks' prose, the README or docs/ resolves: a
 module that imports, then attributes that exist, so a rename cannot leave stale pointers."""
 
 from __future__ import annotations
@@ -17,6 +17,8 @@ NAME = re.compile(r"\bmnad_lite(?:\.[A-Za-z_]\w*)+")
 def written_names() -> list[tuple[str, str]]:
     """(name, where) for every dotted mnad_lite name in markdown cells and the README."""
     texts = {"README.md": (ROOT / "README.md").read_text()}
+    for page in sorted((ROOT / "docs").rglob("*.md")):
+        texts[str(page.relative_to(ROOT))] = page.read_text()
     for path in sorted((ROOT / "notebooks").glob("*.ipynb")):
         cells = json.loads(path.read_text())["cells"]
         for i, cell in enumerate(cells):

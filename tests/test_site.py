@@ -98,7 +98,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Page]:
     """The built site: page name -> parsed page."""
     out = tmp_path_factory.mktemp("site") / "site"
     pages = build_site.build_site(out, quiet=True)
-    return {p.name: Page(p) for p in pages}
+    return {p.relative_to(out).as_posix(): Page(p) for p in pages}
 
 
 @pytest.fixture(scope="module")
@@ -106,12 +106,16 @@ def chapters() -> list[str]:
     return [p.stem + ".html" for p in NOTEBOOKS]
 
 
+DOCS = sorted((ROOT / "docs").rglob("*.md"))
+
+
 def test_the_course_has_seven_notebooks():
     assert len(NOTEBOOKS) == 7, [p.name for p in NOTEBOOKS]
 
 
 def test_every_page_exists(site, chapters):
-    assert set(site) == {"index.html", *chapters}
+    docs = {f"docs/{p.relative_to(ROOT / 'docs').with_suffix('.html').as_posix()}" for p in DOCS}
+    assert set(site) == {"index.html", *chapters, *docs}
     for page in site.values():
         assert page.path.is_file() and page.path.stat().st_size > 1000, page.path
 
@@ -127,9 +131,24 @@ def test_landing_page_lists_every_chapter_in_order_with_its_picture(site, chapte
         assert title in index.text, f"{nb_path.stem}: title {title!r} not on the landing page"
 
 
+def test_the_landing_page_shows_the_course_map_and_the_documentation(site):
+    from mnad_lite.course.outline import course_map
+
+    index = site["index.html"]
+    assert "The course map" in index.text and "first run" in index.text
+    table = index.text[index.text.index("The course map") : index.text.index("Documentation")]
+    for nb_path in NOTEBOOKS:  # a row per notebook, linking its chapter, with its times
+        assert f'href="{nb_path.stem}.html"' in table, nb_path.stem
+    assert table.count("<tr>") == len(NOTEBOOKS) + 1
+    assert course_map(ROOT).splitlines()[-1].split(":")[-1].strip() in index.text
+    docs = {a["href"] for a in index.links if a["href"].startswith("docs/")}
+    assert {"docs/results.html", "docs/architecture.html", "docs/course.html"} <= docs
+
+
 def test_every_image_resolves(site):
     for name, page in site.items():
-        assert page.images or name == "index.html", f"{name} shows no picture"
+        if not name.startswith("docs/"):
+            assert page.images or name == "index.html", f"{name} shows no picture"
         for src in page.images:
             if src.startswith("data:"):
                 header, _, payload = src.partition(",")
@@ -158,8 +177,12 @@ def test_every_link_resolves(site):
             parts = urlsplit(href)
             target = local_target(page, href) if parts.path else page.path
             assert target.is_file(), f"{name}: link {href} -> missing {target}"
-            if parts.fragment and target.name in site:  # a browser tries both forms
-                ids = site[target.name].ids
+            key = target.resolve().relative_to(
+                page.path.parents[len(Path(name).parts) - 1].resolve()
+            )
+            key = key.as_posix()
+            if parts.fragment and key in site:  # a browser tries both forms
+                ids = site[key].ids
                 assert {parts.fragment, unquote(parts.fragment)} & ids, f"{name}: {href}"
 
 

@@ -2,8 +2,9 @@
 
 ``python -m mnad_lite <command>`` (also installed as ``mnad-lite``). Every command
 parses its arguments, calls one package function and prints the result. Errors from
-bad arguments or data (:class:`mnad_lite.errors.MNADError`) are printed as one line
-and exit with status 2.
+bad arguments or data (:class:`mnad_lite.errors.MNADError`) and files that cannot be
+written or read (:class:`OSError`: an ``--out`` on a file, a read-only folder) are printed
+as one line naming the file and exit with status 2.
 """
 
 from __future__ import annotations
@@ -13,6 +14,17 @@ import sys
 from collections.abc import Sequence
 
 from mnad_lite.errors import MNADError
+
+
+def positive_int(text: str) -> int:
+    """An argparse type: a whole number > 0 (a batch size, a count)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {value}")
+    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -35,6 +47,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.handler(args) or 0)
     except MNADError as err:
         print(f"mnad-lite: error: {err}", file=sys.stderr)
+        return 2
+    except OSError as err:  # the file system said no: name the file, no traceback
+        where = f"{err.filename}: " if err.filename else ""
+        print(f"mnad-lite: error: {where}{err.strerror or err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("mnad-lite: interrupted", file=sys.stderr)

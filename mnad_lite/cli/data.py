@@ -8,17 +8,19 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import time
 from pathlib import Path
 
 
-def parse_size(text: str) -> tuple[int, int]:
-    """ "256x256" -> (256, 256) (height x width)."""
-    m = re.fullmatch(r"\s*(\d+)\s*[xX,]\s*(\d+)\s*", text)
-    if not m or int(m.group(1)) < 1 or int(m.group(2)) < 1:
-        raise argparse.ArgumentTypeError(f"expected HxW such as 256x256, got {text!r}")
-    return int(m.group(1)), int(m.group(2))
+def size_arg(text: str) -> tuple[int, int]:
+    """An argparse type: ``"256x256"`` -> ``(256, 256)`` (:func:`mnad_lite.engine.config.
+    parse_size`)."""
+    from mnad_lite.engine.config import parse_size
+
+    try:
+        return parse_size(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -51,7 +53,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--start", type=int, default=0, help="first source frame (inclusive)")
     p.add_argument("--end", type=int, default=None, help="last source frame (exclusive)")
     p.add_argument("--every", type=int, default=1, help="keep one frame in K")
-    p.add_argument("--size", type=parse_size, metavar="HxW", help="resize, e.g. 240x360")
+    p.add_argument("--size", type=size_arg, metavar="HxW", help="resize, e.g. 240x360")
     p.add_argument("--overwrite", action="store_true", help="replace this video's frames")
     p.set_defaults(handler=cmd_from_video)
 

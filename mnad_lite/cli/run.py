@@ -8,18 +8,26 @@ import json
 import os
 from pathlib import Path
 
-from mnad_lite.engine.config import PRESETS
+from mnad_lite.cli import positive_int
+from mnad_lite.engine.config import DEVICES, PRESETS
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the run commands (train, evaluate, calibrate, watch, study, demo)."""
+    for add in (_train, _evaluate, _calibrate, _watch, _study, _demo):
+        add(subparsers)
+
+
+def _train(subparsers: argparse._SubParsersAction) -> None:
+    """``train``: a run folder from a dataset's training videos."""
     p = subparsers.add_parser("train", help="train MNAD on a dataset's training videos")
     p.add_argument("--data", required=True, type=Path, help="dataset root (any layout)")
     p.add_argument("--out", required=True, type=Path, help="run folder to create")
     p.add_argument("--preset", choices=PRESETS, default="lite")
     p.add_argument("--method", choices=("pred", "recon"), default="pred")
     p.add_argument("--no-memory", action="store_true", help="the no-memory baseline")
-    p.add_argument("--epochs", type=int)
-    p.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto")
+    p.add_argument("--epochs", type=positive_int)
+    p.add_argument("--device", choices=DEVICES, default="auto")
     p.add_argument("--seed", type=int)
     p.add_argument("--resume", action="store_true", help="continue the run in --out")
     p.add_argument(
@@ -33,6 +41,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(handler=cmd_train)
 
+
+def _evaluate(subparsers: argparse._SubParsersAction) -> None:
+    """``evaluate``: the paper's protocol with calibration, online score and thresholds."""
     p = subparsers.add_parser("evaluate", help="score the test videos with a trained run")
     p.add_argument("--run", required=True, type=Path, help="run folder (from train)")
     p.add_argument("--data", required=True, type=Path, help="dataset root (any layout)")
@@ -41,8 +52,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         action="store_true",
         help="do not update the memory at test time (Eqs. 6-7)",
     )
-    p.add_argument("--batch-size", type=int)
-    p.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto")
+    p.add_argument("--batch-size", type=positive_int)
+    p.add_argument("--device", choices=DEVICES, default="auto")
     p.add_argument("--no-figures", action="store_true")
     p.add_argument("--out", type=Path, help="folder for the results (default: the run folder)")
     p.add_argument(
@@ -59,15 +70,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true", help="print eval.json instead of the table")
     p.set_defaults(handler=cmd_evaluate)
 
+
+def _calibrate(subparsers: argparse._SubParsersAction) -> None:
+    """``calibrate``: normal-data statistics for ``watch``."""
     p = subparsers.add_parser(
         "calibrate", help="normal-data statistics of a run (RUN/calibration.json) for watch"
     )
     p.add_argument("--run", required=True, type=Path, help="run folder (from train)")
     p.add_argument("--data", required=True, type=Path, help="dataset with normal training videos")
-    p.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto")
+    p.add_argument("--device", choices=DEVICES, default="auto")
     p.add_argument("--overwrite", action="store_true", help="replace RUN/calibration.json")
     p.set_defaults(handler=cmd_calibrate)
 
+
+def _watch(subparsers: argparse._SubParsersAction) -> None:
+    """``watch``: a video file scored frame by frame, with alerts."""
     p = subparsers.add_parser("watch", help="score a video file frame by frame and raise alerts")
     p.add_argument("video", type=Path, help="video file (.avi, .mp4 ...)")
     p.add_argument("--run", required=True, type=Path, help="run folder with calibration.json")
@@ -81,10 +98,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--annotate", action="store_true", help="also write annotated.avi")
     p.add_argument("--fps", type=float, help="frame rate (default: the video header, else 10)")
-    p.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto")
+    p.add_argument("--device", choices=DEVICES, default="auto")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(handler=cmd_watch)
 
+
+def _study(subparsers: argparse._SubParsersAction) -> None:
+    """``study``: a grid of variants x seeds, resumable, summarised."""
     p = subparsers.add_parser(
         "study", help="a grid of variants x seeds: train, evaluate, summarise"
     )
@@ -132,10 +152,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.set_defaults(handler=cmd_study)
 
+
+def _demo(subparsers: argparse._SubParsersAction) -> None:
+    """``demo``: synthetic data, train, evaluate."""
     p = subparsers.add_parser("demo", help="synthetic data -> train -> evaluate, in minutes")
     p.add_argument("--data", type=Path, default=Path("data/synthetic"))
     p.add_argument("--out", type=Path, default=Path("runs/demo"))
-    p.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto")
+    p.add_argument("--device", choices=DEVICES, default="auto")
     p.set_defaults(handler=cmd_demo)
 
 
@@ -176,9 +199,11 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from mnad_lite.pipeline.evaluation import evaluate
-    from mnad_lite.report.tables import format_report
+    from mnad_lite.alerts.evaluation import evaluate
+    from mnad_lite.cli.tables import format_report
 
+    if args.out is not None:  # refused now, not after the calibration
+        args.out.mkdir(parents=True, exist_ok=True)
     report = evaluate(
         args.run,
         args.data,
@@ -201,7 +226,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def cmd_calibrate(args: argparse.Namespace) -> int:
-    from mnad_lite.pipeline.evaluation import calibrate_run
+    from mnad_lite.alerts.evaluation import calibrate_run
 
     cal = calibrate_run(args.run, args.data, device=args.device, overwrite=args.overwrite)
     print(
@@ -214,7 +239,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
 
 
 def cmd_watch(args: argparse.Namespace) -> int:
-    from mnad_lite.pipeline.watch import watch
+    from mnad_lite.alerts.watch import watch
 
     result = watch(
         args.video,
@@ -241,7 +266,7 @@ def cmd_watch(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from mnad_lite.pipeline.demo import run_demo
+    from mnad_lite.cli.demo import run_demo
 
     run_demo(args.data, args.out, device=args.device)
     return 0
@@ -249,21 +274,18 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def cmd_study(args: argparse.Namespace) -> int:
     from mnad_lite.errors import ConfigError
-    from mnad_lite.pipeline.study import (
-        load_grid,
-        markdown,
-        run_study,
-        summarize,
-        write_compact_summary,
-    )
+    from mnad_lite.research.grids import load_grid
+    from mnad_lite.research.study import run_study
+    from mnad_lite.research.summary import summarize, write_compact_summary
+    from mnad_lite.research.text import markdown
 
     if args.status:
-        from mnad_lite.pipeline.study import status_text, study_status
+        from mnad_lite.research.study import status_text, study_status
 
         print(status_text(study_status(args.out, load_grid(args.grid) if args.grid else None)))
         return 0
     if args.choose:
-        from mnad_lite.pipeline.select import choose_in_study
+        from mnad_lite.research.select import choose_in_study
 
         if args.data is None:
             raise ConfigError("study --choose needs --data (the held-out videos are read)")
@@ -273,7 +295,7 @@ def cmd_study(args: argparse.Namespace) -> int:
         print(f"chosen: {choice['chosen']} (wrote {args.out / 'choice.json'})")
         return 0
     if args.restore_records is not None:
-        from mnad_lite.pipeline.records import restore_records
+        from mnad_lite.research.records import restore_records
 
         if args.data is None:
             raise ConfigError("study --restore-records needs --data (labels are read from it)")
@@ -290,7 +312,7 @@ def cmd_study(args: argparse.Namespace) -> int:
     print(markdown(summary))
     print(f"wrote {args.out / 'summary.json'}, {args.out / 'summary.md'}")
     if args.save_records is not None:
-        from mnad_lite.pipeline.records import save_records
+        from mnad_lite.research.records import save_records
 
         saved = save_records(args.out, args.save_records)
         print(f"recorded {len(saved)} new run(s) in {args.save_records}: {saved}")

@@ -32,7 +32,7 @@ from mnad_lite.course.tools import (
     trace_shapes,
     training_speed,
 )
-from mnad_lite.report.published import PUBLISHED_PED2
+from mnad_lite.research.published import PUBLISHED_PED2
 
 __all__ = [
     "COURSE_OVERRIDES",

@@ -41,7 +41,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from mnad_lite.data.cache import cache_root
 from mnad_lite.engine.config import Config, preset
+from mnad_lite.engine.results import write_json
 
 #: The full (not quick) course configuration: the lite architecture on small frames, a
 #: short schedule of 600 steps (04_training measures its time).
@@ -64,9 +66,9 @@ COURSE_RUNTIME: dict[str, Any] = {
 
 
 def cache_dir() -> Path:
-    """``$MNAD_CACHE`` if set, else ``~/.cache/mnad_lite``."""
-    env = os.environ.get("MNAD_CACHE")
-    return Path(env).expanduser() if env else Path.home() / ".cache" / "mnad_lite"
+    """The course's cache: :func:`mnad_lite.data.cache.cache_root` (``$MNAD_CACHE``, else
+    ``~/.cache/mnad_lite``), the folder the frame cache uses too."""
+    return cache_root()
 
 
 def _build_once(final: Path, done: str, build: Callable[[Path], None]) -> Path:
@@ -134,25 +136,12 @@ def start_course(seed: int = 0) -> bool:
     return quick_mode()
 
 
-#: Options added after caches existed: at these (default) values they leave the key as it
-#: was, so a run cached before the option existed is still found.
-KEY_NEUTRAL_DEFAULTS: dict[str, object] = {
-    "read_temperature": 1.0,
-    "read_gradient": False,
-    "deep_skip": True,
-}
-
-
 def run_key(config: Config, data: str | Path) -> str:
     """The hash naming a cached run: configuration, data path and mnad_lite version."""
     from mnad_lite import __version__
 
-    settings = config.to_dict()
-    for name, default in KEY_NEUTRAL_DEFAULTS.items():  # options newer than existing caches
-        if settings.get(name) == default:
-            del settings[name]
     key = {
-        "config": settings,
+        "config": config.to_dict(),
         "data": str(Path(data).expanduser().resolve()),
         "version": __version__,
     }
@@ -202,14 +191,14 @@ def cached_run(
 def cached_report(
     run: str | Path, data: str | Path, test_update: bool | None = None
 ) -> dict[str, Any]:
-    """:func:`mnad_lite.pipeline.evaluation.evaluate` of a run, computed once per update setting.
+    """:func:`mnad_lite.engine.evaluation.evaluate` of a run, computed once per update setting.
 
-    The paper's protocol only (``online=False``: no calibration on the training videos,
-    which would more than double the time). Stored as
+    The paper's protocol only (no calibration on the training videos, which would more
+    than double the time). Stored as
     ``RUN/report-<update|no-update>.json`` (``evaluate`` also writes ``eval.json`` and
     ``scores.csv`` of its latest call).
     """
-    from mnad_lite.pipeline.evaluation import evaluate
+    from mnad_lite.engine.evaluation import evaluate
 
     run = Path(run)
     if test_update is None:
@@ -217,13 +206,8 @@ def cached_report(
     path = report_path(run, test_update)
     if path.is_file():
         return json.loads(path.read_text())
-    report = evaluate(
-        run, data, test_update=test_update, figures=False, progress=False, online=False
-    )
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=run)
-    with os.fdopen(fd, "w") as fh:
-        fh.write(json.dumps(report, indent=2) + "\n")
-    os.replace(tmp, path)
+    report = evaluate(run, data, test_update=test_update, figures=False, progress=False)
+    write_json(path, report)
     return report
 
 

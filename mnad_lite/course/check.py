@@ -135,9 +135,10 @@ def rules_agree(seed: int) -> list[int]:
     """Items of notebook 02's tiny example (4 queries, 3 items, ``seed``) that the two
     forms of Eq. 5 move identically: unused items, and items whose largest v over
     all queries belongs to one of their own queries."""
+    from mnad_lite.memory import nearest_items, update_weights
+
     queries, items = _tiny_example(seed)
-    scores = queries @ items.t()
-    nearest, v = scores.argmax(dim=1), scores.softmax(dim=0)
+    nearest, v = nearest_items(queries, items), update_weights(queries, items)  # Eqs. 11, 3
     agree = []
     for m in range(len(items)):
         own = nearest == m
@@ -149,7 +150,7 @@ def rules_agree(seed: int) -> list[int]:
 def exercise_02_1(seed: int, agreeing_items: Sequence[int]) -> Feedback:
     """Which items of the tiny example (seed ``seed``) do ``"all"`` and ``"assigned"`` move
     identically?"""
-    from mnad_lite.memory import update
+    from mnad_lite.memory import nearest_items, update, update_weights
 
     queries, items = _tiny_example(seed)
     same = [
@@ -169,8 +170,7 @@ def exercise_02_1(seed: int, agreeing_items: Sequence[int]) -> Feedback:
             "when an item is unused or when the query with its largest v^(k,m) "
             "over all queries is one of its own (then both maxima are the same).",
         )
-    scores = queries @ items.t()
-    nearest, v = scores.argmax(dim=1), scores.softmax(dim=0)
+    nearest, v = nearest_items(queries, items), update_weights(queries, items)  # Eqs. 11, 3
     notes = []
     for m in sorted(set(answer) ^ set(same)):
         own = (nearest == m).nonzero().flatten().tolist()
@@ -264,15 +264,12 @@ def exercise_03_2(zero_hinge_queries: Sequence[int]) -> Feedback:
     import torch
     import torch.nn.functional as F
 
+    from mnad_lite.memory import separateness_hinge
+
     g = torch.Generator().manual_seed(3)
     queries = F.normalize(torch.randn(6, 2, generator=g), dim=1)
     items = F.normalize(torch.randn(3, 2, generator=g), dim=1)
-    scores = queries @ items.t()
-    nearest = scores.argmax(dim=1)
-    second = scores.scatter(1, nearest[:, None], float("-inf")).argmax(dim=1)
-    d_pos = (queries - items[nearest]).norm(dim=1)
-    d_neg = (queries - items[second]).norm(dim=1)
-    hinge = d_pos - d_neg + 1.0
+    hinge = separateness_hinge(queries, items, margin=1.0)  # Eqs. 11-13
     truth = sorted(int(k) for k in (hinge <= 0).nonzero().flatten())
     answer = sorted(int(k) for k in zero_hinge_queries)
     if answer == truth:
@@ -521,7 +518,8 @@ def exercise_07_1(distance_map: Any, queries: Any, items: Any) -> Feedback:
 def exercise_07_2(changes: Any, summary: dict[str, Any]) -> Feedback:
     """The grass walker's PSNR-only AUC, memory-position minus memory, per seed both
     variants ran (points; a list in seed order or ``{seed: change}``)."""
-    from mnad_lite.pipeline.study import KIND_TERMS, seed_change
+    from mnad_lite.research.summary import seed_change
+    from mnad_lite.research.text import KIND_TERMS
 
     def points(term: str) -> dict[int, float]:
         change = seed_change(summary, "memory-position", "memory", term, "grass_walker")
@@ -565,11 +563,3 @@ def exercise_07_2(changes: Any, summary: dict[str, Any]) -> Feedback:
         "take per_kind['psnr_auc']['grass_walker']['values'] of both variants, pair the "
         "values by seed (their 'seeds' lists) and subtract, in points.",
     )
-
-
-#: Every checker, by notebook and exercise number.
-CHECKERS = {
-    name: obj
-    for name, obj in dict(globals()).items()
-    if name.startswith("exercise_") and callable(obj)
-}

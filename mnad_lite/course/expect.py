@@ -34,7 +34,6 @@ from __future__ import annotations
 import json
 import math
 import os
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -148,12 +147,3 @@ def _compare(value: Any, expected: Any, tol: float, rel: float) -> str | None:
     if _close(v, float(expected), tol, rel):
         return None
     return f"got {_fmt(v)}, expected {_fmt(expected)} (off by {_fmt(v - float(expected))})"
-
-
-def expect_all(checks: Sequence[tuple], **common: Any) -> None:
-    """Several :func:`expect` calls: ``checks`` holds ``(name, value, full, quick)`` tuples,
-    optionally followed by a dict of keyword arguments; ``common`` applies to all."""
-    for check in checks:
-        name, value, full, quick, *rest = check
-        kwargs = {**common, **(rest[0] if rest else {})}
-        expect(name, value, full=full, quick=quick, **kwargs)

@@ -93,10 +93,8 @@ def trace_shapes(
     """``(module name, input shape, output shape)`` of the named modules during one
     forward pass of ``x`` (eval mode, no gradients, no memory update), in running order.
 
-    The memory's output is the decoder input ``concat(q, p̂)`` (its ``features``): the
-    trace runs the model's reference path (``fused_read`` off, restored after), where the
-    decoder's first conv reads that tensor. Modules a model lacks (``memory`` without
-    memory) are skipped.
+    The memory's output is the decoder input ``concat(q, p̂)`` (its ``features``).
+    Modules a model lacks (``memory`` without memory) are skipped.
     """
     import torch
 
@@ -111,17 +109,13 @@ def trace_shapes(
         return record
 
     handles = [modules[n].register_forward_hook(hook(n)) for n in names if n in modules]
-    was_training, fused_read = model.training, getattr(model, "fused_read", None)
+    was_training = model.training
     try:
         model.eval()
-        if fused_read is not None:  # the paper's data flow: the decoder reads concat(q, p̂)
-            model.fused_read = False
         with torch.no_grad():
             model(x, update_memory=False)
     finally:
         model.train(was_training)
-        if fused_read is not None:
-            model.fused_read = fused_read
         for handle in handles:
             handle.remove()
     return rows

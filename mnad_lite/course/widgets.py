@@ -149,24 +149,31 @@ def memory_assignment(
         for s in range(steps):
             items = update(queries[s % t_frames], items, weight_norm)  # Eqs. 3-5
             trajectory.append(items)
-        every = queries.reshape(-1, c)  # [T*h*w, C]
+        return _assignment_summary(queries, trajectory, h, w)
 
-        def usage(it: Tensor) -> np.ndarray:
-            return torch.bincount(nearest_items(every, it), minlength=num_items).numpy()
 
-        traj = torch.stack(trajectory).numpy()  # [steps + 1, M, C]
-        final_usage = usage(items)
-        return {
-            "assignment_start": nearest_items(queries[0], trajectory[0]).reshape(h, w).numpy(),
-            "assignment": nearest_items(queries[0], items).reshape(h, w).numpy(),
-            "usage_start": usage(trajectory[0]),
-            "usage": final_usage,
-            "trajectory": traj,
-            "pca": pca_2d(traj),
-            "moved": np.linalg.norm(traj[-1] - traj[0], axis=1).astype(np.float32),
-            "distinct": int((final_usage > 0).sum()),
-            "num_items": num_items,
-        }
+def _assignment_summary(queries: Tensor, trajectory: list[Tensor], h: int, w: int) -> dict:
+    """What :func:`memory_assignment` returns, from the normalised queries ``[T, h*w, C]``
+    and the items after each update."""
+    num_items, c = trajectory[0].shape
+    every = queries.reshape(-1, c)  # [T*h*w, C]
+
+    def usage(it: Tensor) -> np.ndarray:
+        return torch.bincount(nearest_items(every, it), minlength=num_items).numpy()
+
+    traj = torch.stack(trajectory).numpy()  # [steps + 1, M, C]
+    final_usage = usage(trajectory[-1])
+    return {
+        "assignment_start": nearest_items(queries[0], trajectory[0]).reshape(h, w).numpy(),
+        "assignment": nearest_items(queries[0], trajectory[-1]).reshape(h, w).numpy(),
+        "usage_start": usage(trajectory[0]),
+        "usage": final_usage,
+        "trajectory": traj,
+        "pca": pca_2d(traj),
+        "moved": np.linalg.norm(traj[-1] - traj[0], axis=1).astype(np.float32),
+        "distinct": int((final_usage > 0).sum()),
+        "num_items": num_items,
+    }
 
 
 def _item_colors(num_items: int) -> list:
@@ -287,6 +294,34 @@ def toy_anchors(num_queries: int = 48, clusters: int = 3, spread: float = 0.35, 
     return torch.stack([angles.cos(), angles.sin()], dim=1)
 
 
+def _toy_descent(
+    anchors: Tensor,
+    raw: Tensor,
+    memory: Memory,
+    lambdas: tuple[float, float],
+    steps: int,
+    lr: float,
+) -> tuple[Tensor, Tensor, dict[str, list[float]]]:
+    """``steps`` of Adam on Eq. 8 for the free queries ``raw`` (the memory updates its
+    items after each step): queries ``[S+1, N, 2]``, items ``[S+1, M, 2]``, the terms."""
+    optimizer = torch.optim.Adam([raw], lr=lr)
+    queries, items = [F.normalize(anchors, dim=1)], [memory.items.clone()]
+    terms: dict[str, list[float]] = {"loss": [], "rec": [], "compact": [], "separate": []}
+    for _ in range(steps):
+        mem = memory(raw.t().reshape(1, 2, 1, len(anchors)))  # [B=1, C=2, 1, N]; updates
+        q = flatten_queries(mem.queries)  # normalised queries [N, 2]
+        out = ModelOutput(prediction=q, queries=mem.queries, memory=mem)
+        loss = total_loss(out, anchors, *lambdas)  # Eq. 8
+        optimizer.zero_grad()
+        loss["loss"].backward()
+        optimizer.step()
+        for key, value in loss.items():
+            terms[key].append(float(value.detach()))
+        queries.append(F.normalize(raw.detach(), dim=1))
+        items.append(memory.items.clone())
+    return torch.stack(queries), torch.stack(items), terms
+
+
 def toy_losses(
     lambda_compact: float = 0.1,
     lambda_separate: float = 0.1,
@@ -301,25 +336,20 @@ def toy_losses(
 ) -> dict[str, Any]:
     """Eq. 8 in two dimensions: queries trained by gradient descent, items by the update.
 
-    ``num_queries`` free 2-D vectors start at :func:`toy_anchors` (3 clusters, the
-    "normal patterns") and are optimised with Adam on
-    :func:`mnad_lite.losses.total_loss`: ``L = L_rec + λ_c L_compact + λ_s L_separate``,
-    where the stand-in for the frame reconstruction ``L_rec`` is the mean squared
-    distance of the queries to their anchors (the information the decoder needs). A
+    ``num_queries`` free 2-D vectors start at :func:`toy_anchors` (the "normal patterns")
+    and Adam minimises :func:`mnad_lite.losses.total_loss` (Eq. 8), with ``L_rec`` the
+    mean squared distance of the queries to their anchors (what the decoder needs). A
     :class:`mnad_lite.memory.Memory` with ``feat_dim = 2`` normalises the queries onto the
     unit circle, computes the two memory losses (``margin`` is α of Eq. 12) and, after
     each step, updates its items (Eqs. 3-5, ``weight_norm`` as in
     :func:`mnad_lite.memory.update`); items never get gradients.
 
-    Returns:
-        A dict of numpy arrays: ``anchors`` ``[N, 2]``; ``queries`` ``[steps + 1, N, 2]``
-        and ``items`` ``[steps + 1, M, 2]`` (positions before each step and at the end);
-        ``loss``, ``rec``, ``compact``, ``separate`` ``[steps]`` (the terms of Eq. 8 at each
-        step); ``item_min_distance`` ``[steps + 1]`` (smallest distance between two items,
-        among the items some query picks; nan below two), ``query_item_distance``
-        ``[steps + 1]`` (mean distance of a query to its nearest item); ``nearest``
-        int64 ``[N]`` (each final query's nearest item); and the scalars
-        ``lambda_compact``, ``lambda_separate``, ``num_items``.
+    Returns numpy arrays: ``anchors`` ``[N, 2]``; ``queries`` ``[S+1, N, 2]`` and ``items``
+    ``[S+1, M, 2]`` (before each step and at the end); ``loss``, ``rec``, ``compact``,
+    ``separate`` ``[S]`` (Eq. 8's terms); ``item_min_distance`` ``[S+1]`` (closest two
+    picked items; nan below two), ``query_item_distance`` ``[S+1]`` (mean query to
+    nearest item); ``nearest`` ``[N]``; and ``lambda_compact``, ``lambda_separate``,
+    ``num_items``.
     """
     if num_items < 2:
         raise MNADError(f"the separateness loss needs num_items >= 2, got {num_items}")
@@ -333,22 +363,8 @@ def toy_losses(
             margin=margin,
             generator=torch.Generator().manual_seed(seed),
         ).train()
-        optimizer = torch.optim.Adam([raw], lr=lr)
-        queries, items = [F.normalize(anchors, dim=1)], [memory.items.clone()]
-        terms: dict[str, list[float]] = {"loss": [], "rec": [], "compact": [], "separate": []}
-        for _ in range(steps):
-            mem = memory(raw.t().reshape(1, 2, 1, num_queries))  # [B=1, C=2, 1, N]; updates
-            q = flatten_queries(mem.queries)  # normalised queries [N, 2]
-            out = ModelOutput(prediction=q, queries=mem.queries, memory=mem)
-            loss = total_loss(out, anchors, float(lambda_compact), float(lambda_separate))  # Eq. 8
-            optimizer.zero_grad()
-            loss["loss"].backward()
-            optimizer.step()
-            for key, value in loss.items():
-                terms[key].append(float(value.detach()))
-            queries.append(F.normalize(raw.detach(), dim=1))
-            items.append(memory.items.clone())
-        q_all, p_all = torch.stack(queries), torch.stack(items)  # [S+1, N, 2], [S+1, M, 2]
+        lambdas = (float(lambda_compact), float(lambda_separate))
+        q_all, p_all, terms = _toy_descent(anchors, raw, memory, lambdas, steps, lr)
         nearest = nearest_items(q_all[-1], p_all[-1])  # Eq. 11
         near_d = torch.stack(
             [feature_distance(q, p, form="paper")[0] for q, p in zip(q_all, p_all, strict=True)]

@@ -8,22 +8,15 @@ predicted and scored, so clip labels are simply ``video.labels[t]``.
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Sequence
 
 import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from mnad_lite.data.cache import FrameCache, default_cache
 from mnad_lite.data.dataset import Video
-from mnad_lite.data.frames import (
-    CACHE_BYTES_ENV,
-    FrameCache,
-    check_channels,
-    check_size,
-    default_cache,
-    format_bytes,
-)
+from mnad_lite.data.frames import check_channels, check_size
 from mnad_lite.errors import ConfigError, DataError
 
 
@@ -31,20 +24,17 @@ class ClipDataset(Dataset):
     """All clips of t_length consecutive frames, resized and scaled to [-1, 1].
 
     Construction decodes nothing (frame counts come from the videos' file lists or
-    headers); an item's frames come from the frame cache (:mod:`.frames`), which decodes a
-    frame on its first use and keeps it within its byte limit (``MNAD_CACHE_BYTES``) or
-    on disk (``MNAD_CACHE``). When all the frames fit, an epoch decodes each frame once and
-    later epochs decode nothing; when they do not (a warning says so), evicted frames are
-    decoded again when needed, so memory stays bounded whatever the dataset's size.
-    :meth:`preload` decodes up front instead (threaded; shared with forked workers).
+    headers); an item's frames come from the frame cache (:mod:`.cache`), which decodes a
+    video once, on first use, into a memory-mapped file: later items, epochs, runs and
+    DataLoader workers read that file, so memory stays bounded whatever the dataset's size.
+    :meth:`preload` decodes every video up front.
 
     Args:
         videos: the videos to cut into clips (their order defines ``index[:, 0]``).
         t_length: frames per clip (5 for prediction, 1 for reconstruction).
         size: (H, W) every frame is resized to, e.g. (256, 256).
         channels: 3 (RGB; gray sources become 3 equal channels) or 1.
-        cache: the frame cache (default: the process-wide one, :func:`.default_cache`,
-            resolved in each process, so every DataLoader worker uses its own).
+        cache: the frame cache (default: the process-wide one, :func:`.default_cache`).
 
     Attributes:
         index: int64 [N, 2]: (video position, index t of the clip's last frame).
@@ -77,15 +67,6 @@ class ClipDataset(Dataset):
         ]
         self.index = np.concatenate(rows).astype(np.int64) if rows else np.zeros((0, 2), np.int64)
         self.frame_bytes = sum(self.frame_counts) * self.size[0] * self.size[1] * self.channels
-        held = self.cache
-        if held.cache_dir is None and self.frame_bytes > held.max_bytes:
-            warnings.warn(
-                f"ClipDataset: {format_bytes(self.frame_bytes)} of decoded frames exceed the "
-                f"frame cache's limit of {format_bytes(held.max_bytes)}, so frames will be "
-                f"decoded again every epoch; set {CACHE_BYTES_ENV} higher, or MNAD_CACHE to a "
-                "folder to decode once to disk",
-                stacklevel=2,
-            )
 
     @property
     def cache(self) -> FrameCache:
@@ -93,24 +74,8 @@ class ClipDataset(Dataset):
         return self._cache if self._cache is not None else default_cache()
 
     def preload(self) -> int:
-        """Decode the clips' frames into the cache now; returns how many frames were decoded.
-
-        In memory, whole videos in order, as many as fit in the room the cache has left (the
-        rest stay lazy); on disk, every video's file. Useful before a DataLoader with
-        ``num_workers > 0``: forked workers then share the parent's frames instead of each
-        decoding its own (without ``persistent_workers`` they start afresh every epoch).
-        """
-        cache = self.cache
-        room = cache.max_bytes - cache.resident_bytes
-        per_frame = self.size[0] * self.size[1] * self.channels
-        decoded = 0
-        for video, count in zip(self.videos, self.frame_counts, strict=True):
-            if cache.cache_dir is None:
-                if count * per_frame > room:
-                    break
-                room -= count * per_frame
-            decoded += cache.preload(video, self.size, self.channels)
-        return decoded
+        """Decode every video's frames into the cache now; returns how many were decoded."""
+        return sum(self.cache.preload(v, self.size, self.channels) for v in self.videos)
 
     def __len__(self) -> int:
         """N = sum over videos of max(0, T - t_length + 1)."""

@@ -15,6 +15,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from mnad_lite.data import cache as _cache
 from mnad_lite.data import frames as _frames
 
 
@@ -97,16 +98,15 @@ class Video:
         self,
         size: tuple[int, int] | None = None,
         channels: int = 3,
-        cache: _frames.FrameCache | None = None,
+        cache: _cache.FrameCache | None = None,
     ) -> np.ndarray:
-        """All frames, uint8 [T, H, W, channels] (read-only), through the frame cache.
+        """All frames, uint8 [T, H, W, channels] (read-only, memory-mapped), through the
+        frame cache (:mod:`.cache`: decoded once per size).
 
         ``size`` = (H, W) resizes (None: the source size); channels = 3 gives RGB (gray
-        sources become 3 equal channels), channels = 1 gray. Frames already cached are not
-        decoded again; with an on-disk cache this is a memory-mapped array, else a fresh
-        array (T frames in RAM: use :meth:`frame` for one).
+        sources become 3 equal channels), channels = 1 gray.
         """
-        cache = cache if cache is not None else _frames.default_cache()
+        cache = cache if cache is not None else _cache.default_cache()
         return cache.video(self, size, channels)
 
     def frame(
@@ -114,10 +114,10 @@ class Video:
         t: int,
         size: tuple[int, int] | None = None,
         channels: int = 3,
-        cache: _frames.FrameCache | None = None,
+        cache: _cache.FrameCache | None = None,
     ) -> np.ndarray:
         """Frame t, uint8 [H, W, channels] (read-only), through the frame cache."""
-        cache = cache if cache is not None else _frames.default_cache()
+        cache = cache if cache is not None else _cache.default_cache()
         return cache.frame(self, t, size, channels)
 
     def decode(self, size: tuple[int, int] | None = None, channels: int = 3) -> np.ndarray:

@@ -503,6 +503,48 @@ def _write(path: Path, img: np.ndarray, params: list[int]) -> None:
     path.write_bytes(buf.tobytes())
 
 
+def _make_room(out: Path, overwrite: bool) -> None:
+    """Refuse a file at ``out`` and, unless ``overwrite``, a folder that holds frames;
+    with ``overwrite``, remove only what :func:`generate` writes."""
+    if out.exists() and not out.is_dir():
+        raise DataError(f"{out}: exists and is not a folder")
+    if _has_frames(out):
+        if not overwrite:
+            raise DataError(f"{out}: already holds frames; pass --overwrite to replace them")
+        for sub in ("training/frames", "testing/frames", "testing/masks"):
+            shutil.rmtree(out / sub, ignore_errors=True)
+        for f in ("testing/labels.csv", "manifest.json"):
+            (out / f).unlink(missing_ok=True)
+
+
+def _write_frames(folder: Path, images: list[np.ndarray], suffix: str) -> None:
+    """``folder/NNN<suffix>``, one image per frame (JPEG frames, PNG masks)."""
+    params = (
+        [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY]
+        if suffix == ".jpg"
+        else [cv2.IMWRITE_PNG_COMPRESSION, 3]
+    )
+    width = max(3, len(str(len(images) - 1)))
+    folder.mkdir(parents=True, exist_ok=True)
+    for t, img in enumerate(images):
+        _write(folder / f"{t:0{width}d}{suffix}", img, params)
+
+
+def _events(video: str, agents: list) -> list[dict]:
+    """The manifest's events of a test video: one per anomalous agent that was seen."""
+    return [
+        {
+            "video": video,
+            "kind": a.kind,
+            "start": min(a.seen),
+            "end": max(a.seen),
+            "boxes": {str(t): b for t, b in sorted(a.seen.items())},
+        }
+        for a in agents
+        if a.seen  # never visible (fully occluded): not an event
+    ]
+
+
 def generate(
     out: str | Path, preset: str = "default", seed: int = 0, overwrite: bool = False
 ) -> Path:
@@ -517,15 +559,7 @@ def generate(
         raise ConfigError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
     p = PRESETS[preset]
     out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise DataError(f"{out}: exists and is not a folder")
-    if _has_frames(out):
-        if not overwrite:
-            raise DataError(f"{out}: already holds frames; pass --overwrite to replace them")
-        for sub in ("training/frames", "testing/frames", "testing/masks"):
-            shutil.rmtree(out / sub, ignore_errors=True)
-        for f in ("testing/labels.csv", "manifest.json"):
-            (out / f).unlink(missing_ok=True)
+    _make_room(out, overwrite)
     h, w = p.size
     scene = Scene(h, w, np.random.default_rng([seed, 0]))
     plan_rng = np.random.default_rng([seed, 1])
@@ -542,45 +576,24 @@ def generate(
         "seed": seed,
         "frame_size": [h, w],
         "kinds": list(KINDS),
-        "videos": {},
+        "videos": {"training": {}, "testing": {}},
         "events": [],
     }
-    rows = ["video,start,end"]
-    jpeg = [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY]
-    png = [cv2.IMWRITE_PNG_COMPRESSION, 3]
     for s_code, split in enumerate(("training", "testing")):
-        manifest["videos"][split] = {}
         for i, T in enumerate(lengths[split]):
             name = f"{i + 1:0{name_width}d}"
             rng = np.random.default_rng([seed, 2 + s_code, i])
             events = plans[i] if split == "testing" else []
             frames, ids, agents = render_video(scene, rng, T, events)
-            width = max(3, len(str(T - 1)))
-            folder = out / split / "frames" / name
-            folder.mkdir(parents=True, exist_ok=True)
-            for t, frame in enumerate(frames):
-                _write(folder / f"{t:0{width}d}.jpg", frame, jpeg)
+            _write_frames(out / split / "frames" / name, frames, ".jpg")
             manifest["videos"][split][name] = T
-            if split == "training":
-                continue
-            mask_dir = out / "testing" / "masks" / name
-            mask_dir.mkdir(parents=True, exist_ok=True)
-            for t, idmap in enumerate(ids):
-                _write(mask_dir / f"{t:0{width}d}.png", (idmap >= 10).astype(np.uint8) * 255, png)
-            for a in agents:
-                if not a.seen:  # never visible (fully occluded): not an event
-                    continue
-                start, end = min(a.seen), max(a.seen)
-                rows.append(f"{name},{start},{end}")
-                manifest["events"].append(
-                    {
-                        "video": name,
-                        "kind": a.kind,
-                        "start": start,
-                        "end": end,
-                        "boxes": {str(t): b for t, b in sorted(a.seen.items())},
-                    }
-                )
+            if split == "testing":
+                masks = [(idmap >= 10).astype(np.uint8) * 255 for idmap in ids]
+                _write_frames(out / "testing" / "masks" / name, masks, ".png")
+                manifest["events"] += _events(name, agents)
+    rows = ["video,start,end"] + [
+        f"{e['video']},{e['start']},{e['end']}" for e in manifest["events"]
+    ]
     (out / "testing" / "labels.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
     (out / "manifest.json").write_text(
         json.dumps(manifest, indent=1, sort_keys=True) + "\n", encoding="utf-8"

@@ -26,6 +26,43 @@ def _existing_frames(folder: Path) -> list[Path]:
     return [p for p in folder.iterdir() if p.suffix.lower() in IMAGE_EXTS]
 
 
+def _checked(video_path: Path, split: str, name: str | None, every: int) -> str:
+    """The video's name in the dataset, after checking the arguments (one-line errors)."""
+    if split not in SPLITS:
+        raise DataError(f"split must be 'training' or 'testing', got {split!r}")
+    if every < 1:
+        raise DataError(f"every must be at least 1, got {every}")
+    name = name or video_path.stem
+    if not name or "/" in name or "\\" in name or name.startswith("."):
+        raise DataError(f"{name!r}: not a usable video name")
+    return name
+
+
+def _absolute(
+    video_path: Path, count: int, start: int, end: int | None, every: int
+) -> tuple[int, int | None]:
+    """(first, stop) source frames for ``frames[start:end:every]``; negative values count
+    from the end, as in Python (which needs the header's frame ``count``)."""
+    if start >= 0 and (end is None or end >= 0):
+        return start, end
+    if count <= 0:
+        raise DataError(f"{video_path}: frame count unknown, negative start/end unusable")
+    wanted = range(*slice(start, end, every).indices(count))
+    return wanted.start, wanted.stop
+
+
+def _move_into(tmp: Path, target: Path, existing: list[Path]) -> None:
+    """The frames written in ``tmp`` become ``target``'s (its ``existing`` frames go)."""
+    if target.exists():  # overwrite=True, or a folder without frames
+        for p in existing:
+            p.unlink()
+        for p in tmp.iterdir():
+            p.replace(target / p.name)
+        tmp.rmdir()
+    else:
+        tmp.replace(target)
+
+
 def extract_frames(
     video_path: str | Path,
     out_root: str | Path,
@@ -47,14 +84,8 @@ def extract_frames(
     failure leaves nothing half-written.
     """
     video_path = Path(video_path)
-    if split not in SPLITS:
-        raise DataError(f"split must be 'training' or 'testing', got {split!r}")
-    if every < 1:
-        raise DataError(f"every must be at least 1, got {every}")
+    name = _checked(video_path, split, name, every)
     size = check_size(size)
-    name = name or video_path.stem
-    if not name or "/" in name or "\\" in name or name.startswith("."):
-        raise DataError(f"{name!r}: not a usable video name")
     frames_dir = Path(out_root) / split / "frames"
     target = frames_dir / name
     existing = _existing_frames(target)
@@ -65,12 +96,7 @@ def extract_frames(
     cap = open_capture(video_path)
     try:
         count = int(round(cap.get(cv2.CAP_PROP_FRAME_COUNT)))
-        if (start < 0 or (end is not None and end < 0)) and count <= 0:
-            raise DataError(f"{video_path}: frame count unknown, negative start/end unusable")
-        first, stop = start, end
-        if start < 0 or (end is not None and end < 0):  # from the end, as in Python
-            wanted = range(*slice(start, end, every).indices(count))
-            first, stop = wanted.start, wanted.stop
+        first, stop = _absolute(video_path, count, start, end, every)
         frames_dir.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{name}.partial-", dir=frames_dir))
         try:
@@ -80,14 +106,7 @@ def extract_frames(
                 span = f"[{start}:{'' if end is None else end}:{every}]"
                 raise DataError(f"{video_path}: no frames in the range {span}{of}")
             _rename_padded(tmp, written)
-            if target.exists():  # overwrite=True, or a folder without frames
-                for p in existing:
-                    p.unlink()
-                for p in tmp.iterdir():
-                    p.replace(target / p.name)
-                tmp.rmdir()
-            else:
-                tmp.replace(target)
+            _move_into(tmp, target, existing)
         finally:
             if tmp.exists():
                 shutil.rmtree(tmp, ignore_errors=True)

@@ -9,16 +9,15 @@ so loading never runs code from the file. A missing, corrupt or foreign file rai
 from __future__ import annotations
 
 import json
-import os
 import pickle
 import re
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from mnad_lite.errors import CheckpointError
+from mnad_lite.files import atomic_write
 
 FORMAT = "mnad_lite.checkpoint"
 VERSION = 1
@@ -48,16 +47,8 @@ def save_checkpoint(
         "state_dict": model.state_dict(),
         **extra,
     }
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            torch.save(payload, fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_write(path, "wb") as fh:
+        torch.save(payload, fh)
     return path
 
 

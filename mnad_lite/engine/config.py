@@ -18,14 +18,17 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
+import re
 import types
 import typing
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from mnad_lite.engine.portable import MODES
 from mnad_lite.errors import ConfigError
+from mnad_lite.files import write_json
 from mnad_lite.forms import FORMS, WEIGHT_NORMS
 
 PRESETS = ("paper", "lite", "fast", "quick")
@@ -50,6 +53,8 @@ METHOD_DEFAULTS: dict[str, dict[str, Any]] = {
 
 
 BOOL_WORDS = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}
+#: Where a run can go: ``auto`` picks CUDA, then Apple MPS, then the CPU.
+DEVICES = ("auto", "cpu", "cuda", "mps")
 #: Fields with a fixed set of values.
 CHOICES: dict[str, tuple[Any, ...]] = {
     "preset": PRESETS,
@@ -61,7 +66,7 @@ CHOICES: dict[str, tuple[Any, ...]] = {
     "score_form": FORMS,
     "distance_form": FORMS,
     "position": ("none", "input", "query"),
-    "device": ("auto", "cpu", "cuda", "mps"),
+    "device": DEVICES,
     "reproducible": MODES,
 }
 #: Lower bounds of numeric fields (inclusive).
@@ -83,8 +88,6 @@ MINIMUM: dict[str, float] = {
     "eval_batch_size": 1,
     "world_size": 1,
 }
-#: Old field names still read from saved configurations.
-RENAMED = {"lam": "lambda_score"}
 
 
 @dataclass
@@ -147,7 +150,6 @@ class Config:
     score_form: str = "code"  # Eq. 6: "code" (squared error per element) or "paper" (L2)
     distance_form: str = "code"  # Eq. 15: "code" (mean squared) or "paper" (mean L2)
     eval_batch_size: int = 8
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         hints = typing.get_type_hints(type(self))
@@ -217,11 +219,10 @@ class Config:
         return d
 
     def save(self, path: str | Path) -> None:
-        Path(path).write_text(json.dumps(self.to_dict(), indent=2) + "\n")
+        write_json(path, self.to_dict())
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Config:
-        data = {RENAMED.get(k, k): v for k, v in data.items()}
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
@@ -296,6 +297,62 @@ def preset(name: str = "lite", **overrides: Any) -> Config:
     return Config.from_dict({**values, "preset": name})
 
 
+def parse_size(text: str) -> tuple[int, int]:
+    """``"256x256"`` (or ``"256,256"``) -> ``(256, 256)``, height then width, both > 0;
+    ValueError otherwise. The one parser of sizes (configuration, command line)."""
+    m = re.fullmatch(r"\s*(\d+)\s*[xX,]\s*(\d+)\s*", text)
+    if not m or int(m.group(1)) < 1 or int(m.group(2)) < 1:
+        raise ValueError(f"expected HxW such as 256x256, got {text!r}")
+    return int(m.group(1)), int(m.group(2))
+
+
+def _as_bool(value: Any) -> bool | None:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    return BOOL_WORDS.get(value.lower()) if isinstance(value, str) else None
+
+
+def _as_int(value: Any) -> int | None:
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        return None
+
+
+def _as_float(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        return None
+    try:
+        out = float(value)
+    except ValueError:
+        return None
+    return out if math.isfinite(out) else None
+
+
+def _as_size(value: Any) -> tuple[int, int] | None:
+    try:
+        out = parse_size(value) if isinstance(value, str) else tuple(int(v) for v in value)
+    except (TypeError, ValueError):
+        return None
+    return out if len(out) == 2 and min(out) > 0 else None  # type: ignore[return-value]
+
+
+#: Field type -> (converter returning None for a bad value, what the field expects).
+_CONVERTERS: dict[Any, tuple[Any, str]] = {
+    bool: (_as_bool, "true or false"),
+    int: (_as_int, "an integer"),
+    float: (_as_float, "a finite number"),
+    str: (lambda v: v if isinstance(v, str) else None, "text"),
+    tuple: (_as_size, "(H, W) as two positive integers"),
+}
+
+
 def _coerce(name: str, value: Any, hint: Any) -> Any:
     """``value`` as the type ``hint`` of field ``name`` (text accepted), or a ConfigError."""
     args = typing.get_args(hint)
@@ -304,59 +361,10 @@ def _coerce(name: str, value: Any, hint: Any) -> Any:
         if value is None or (isinstance(value, str) and value.lower() in ("none", "null")):
             return None
         hint = next(a for a in args if a is not type(None))
-    origin = typing.get_origin(hint)
-
-    def bad(expected: str) -> ConfigError:
-        return ConfigError(f"configuration field {name}: expected {expected}, got {value!r}")
-
-    if hint is bool:
-        if isinstance(value, bool):
-            out: Any = value
-        elif isinstance(value, int) and value in (0, 1):
-            out = bool(value)
-        elif isinstance(value, str) and value.lower() in BOOL_WORDS:
-            out = BOOL_WORDS[value.lower()]
-        else:
-            raise bad("true or false")
-    elif hint is int:
-        if isinstance(value, bool):
-            raise bad("an integer")
-        if isinstance(value, float) and value.is_integer():
-            value = int(value)
-        try:
-            out = int(value) if isinstance(value, (int, str)) else None
-        except ValueError:
-            out = None
-        if out is None:
-            raise bad("an integer")
-    elif hint is float:
-        if isinstance(value, bool):
-            raise bad("a number")
-        try:
-            out = float(value) if isinstance(value, (int, float, str)) else None
-        except ValueError:
-            out = None
-        if out is None or out != out or out in (float("inf"), float("-inf")):
-            raise bad("a finite number")
-    elif hint is str:
-        if not isinstance(value, str):
-            raise bad("text")
-        out = value
-    elif origin is tuple:
-        if isinstance(value, str):
-            value = value.lower().replace("x", ",").split(",")
-        try:
-            out = tuple(int(v) for v in value)
-        except (TypeError, ValueError):
-            raise bad("(H, W) as two integers") from None
-        if len(out) != 2 or min(out) <= 0:
-            raise bad("(H, W) as two positive integers")
-    elif origin is dict:
-        if not isinstance(value, dict):
-            raise bad("a mapping")
-        out = value
-    else:  # pragma: no cover - a field type this function does not know
-        raise ConfigError(f"configuration field {name}: unsupported type {hint}")
+    convert, expected = _CONVERTERS[typing.get_origin(hint) or hint]
+    out = convert(value)
+    if out is None:
+        raise ConfigError(f"configuration field {name}: expected {expected}, got {value!r}")
     if name in CHOICES and out not in CHOICES[name]:
         raise ConfigError(
             f"configuration field {name}: must be one of {CHOICES[name]}, got {value!r}"

@@ -2,22 +2,35 @@
 
 ``torchrun --nproc_per_node W -m mnad_lite train ...`` starts W processes and sets
 ``WORLD_SIZE``, ``RANK`` and ``LOCAL_RANK``; :func:`detect` reads them (or an already
-initialised process group). Training then runs data-parallel (see
-:mod:`mnad_lite.engine.train`): every rank takes ``batch_size`` clips per step, so the
-global batch is ``world_size x batch_size``; gradients are averaged by
-DistributedDataParallel; the memory items follow :func:`all_gather_rows` (every rank
-updates with every rank's queries, see :class:`mnad_lite.memory.Memory`); only rank 0
-writes files.
+initialised process group). Training with W processes
+(:func:`mnad_lite.engine.train.train`, :func:`data_parallel`):
+
+- Batch: every rank takes ``batch_size`` clips per step, so the global batch is
+  ``W x batch_size`` (the learning rate is not rescaled). A ``DistributedSampler``
+  seeded with ``seed`` and the epoch shards the clips (``drop_last``: equal batches on
+  every rank), so a resumed run sees the same order.
+- Loss and gradients: every term of Eq. 8 is a mean over equally many elements per
+  rank, so the mean over ranks of the per-rank terms (what is logged, via
+  ``all_reduce``) and of their gradients (DDP) equals the term on the global batch.
+- Memory items: every rank updates them with all ranks' queries (``all_gather``, rank
+  order), so they stay identical and equal a single process's on the concatenated
+  batch (:class:`mnad_lite.memory.Memory`); DDP's buffer broadcast is off.
+- BatchNorm: each rank normalises with its own batch's statistics and keeps its own
+  running statistics (no SyncBatchNorm); rank 0's are saved. This is the one way a
+  W-process run differs from one process on the global batch.
+- Files: rank 0 alone writes the run folder; every rank reads ``last.pt`` to resume;
+  validation (and model selection) runs on rank 0 and its log entry goes to all.
 """
 
 from __future__ import annotations
 
+import inspect
 import os
 from dataclasses import dataclass
 from typing import Any
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from mnad_lite.errors import ConfigError
 
@@ -124,3 +137,29 @@ def share_buffers(module: torch.nn.Module) -> None:
     """Copy rank 0's buffers (memory items, BatchNorm statistics) to every rank, once."""
     for buffer in module.buffers():
         torch.distributed.broadcast(buffer.data, src=0)
+
+
+def data_parallel(model: nn.Module, device: torch.device) -> nn.Module:
+    """``model`` in DDP: rank 0's buffers on every rank, the memory's update on every
+    rank's queries (gathered), no buffer sync in forward."""
+    share_buffers(model)  # DDP below leaves buffers alone
+    if model.memory is not None:
+        model.memory.gather_queries = all_gather_rows
+    ddp = nn.parallel.DistributedDataParallel
+    # no buffer sync in forward: items are identical by the gathered update; BN per rank
+    # (torch >= 2.13 names it forward_sync_buffers, deprecating broadcast_buffers)
+    no_sync = (
+        "forward_sync_buffers"
+        if "forward_sync_buffers" in inspect.signature(ddp).parameters
+        else "broadcast_buffers"
+    )
+    ids = [device.index] if device.type == "cuda" else None
+    return ddp(model, device_ids=ids, **{no_sync: False})
+
+
+def rank_device(device: torch.device, dist: Dist) -> torch.device:
+    """One GPU per process: ``cuda`` becomes this rank's ``cuda:LOCAL_RANK`` (made current)."""
+    if dist.active and device.type == "cuda":
+        device = torch.device("cuda", dist.local_rank)
+        torch.cuda.set_device(device)
+    return device

@@ -15,15 +15,15 @@ memory read and decoder then run frame by frame, since frame t+1 reads the items
 frame t may have updated. Without the update everything is batched.
 
 How the scores are judged is :mod:`mnad_lite.metrics`; the files and figures of an
-evaluation are :mod:`mnad_lite.report`; :func:`mnad_lite.pipeline.evaluation.evaluate`
-puts them together.
+evaluation are :mod:`mnad_lite.engine.results` and :mod:`mnad_lite.engine.figures`;
+:func:`mnad_lite.engine.evaluation.evaluate` puts them together.
 """
 
 from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -63,7 +63,6 @@ class FrameScores:
     labels: np.ndarray | None
     error_maps: np.ndarray
     seconds: float = 0.0
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.psnr)
@@ -297,3 +296,18 @@ def probe_videos(
     result["video_ids"] = np.concatenate(vids)  # type: ignore[assignment]
     result["labels"] = np.concatenate(labels) if labels else None  # type: ignore[assignment]
     return result
+
+
+@torch.no_grad()
+def validation_error(
+    model: MNAD, loader: DataLoader, config: Config, device: torch.device
+) -> float:
+    """Mean prediction MSE on held-out *training* videos (no labels involved)."""
+    model.eval()
+    total, count = 0.0, 0
+    for clip in loader:
+        x, target = split_clip(clip.to(device), config.method)
+        out = model(to_layout(x, config.channels_last), update_memory=False)
+        total += F.mse_loss(out.prediction.float(), target, reduction="sum").item()
+        count += target.numel()
+    return total / max(count, 1)

@@ -25,6 +25,7 @@ import numpy as np
 import torch
 
 from mnad_lite.engine import portable
+from mnad_lite.engine.config import DEVICES
 from mnad_lite.errors import ConfigError
 
 
@@ -62,8 +63,8 @@ def pick_device(name: str = "auto") -> torch.device:
         raise ConfigError("device 'cuda' requested but CUDA is not available")
     if name == "mps" and not _mps_available():
         raise ConfigError("device 'mps' requested but Apple MPS is not available")
-    if name not in ("cpu", "cuda", "mps"):
-        raise ConfigError(f"device must be auto, cpu, cuda or mps, got {name!r}")
+    if name not in DEVICES:
+        raise ConfigError(f"device must be one of {', '.join(DEVICES)}, got {name!r}")
     return torch.device(name)
 
 

@@ -24,30 +24,12 @@ see :func:`mnad_lite.engine.runtime.set_threads`). The learning rate follows a c
 from ``lr`` to 0 over the configured epochs (:func:`cosine_lr`); resuming with more
 epochs continues the schedule the longer run would have had.
 
-Several processes (``torchrun --nproc_per_node W -m mnad_lite train ...``, see
-:mod:`mnad_lite.engine.distributed`): DistributedDataParallel over W ranks (gloo on the
-CPU, NCCL on CUDA), ``world_size = W`` in ``config.json``.
-
-- Batch: every rank takes ``batch_size`` clips per step, so the global batch is
-  ``W x batch_size`` (the learning rate is not rescaled). A ``DistributedSampler``
-  seeded with ``seed`` and the epoch shards the clips (``drop_last``: equal batches on
-  every rank), so a resumed run sees the same order.
-- Loss and gradients: every term of Eq. 8 is a mean over equally many elements per
-  rank, so the mean over ranks of the per-rank terms (what is logged, via
-  ``all_reduce``) and of their gradients (DDP) equals the term on the global batch.
-- Memory items: every rank updates them with all ranks' queries (``all_gather``, rank
-  order), so they stay identical and equal a single process's on the concatenated
-  batch (:class:`mnad_lite.memory.Memory`); DDP's buffer broadcast is off.
-- BatchNorm: each rank normalises with its own batch's statistics and keeps its own
-  running statistics (no SyncBatchNorm); rank 0's are saved. This is the one way a
-  W-process run differs from one process on the global batch.
-- Files: rank 0 alone writes the run folder; every rank reads ``last.pt`` to resume;
-  validation (and model selection) runs on rank 0 and its log entry goes to all.
+Several processes (``torchrun --nproc_per_node W -m mnad_lite train ...``): what each
+rank does and how the result relates to one process is :mod:`mnad_lite.engine.distributed`.
 """
 
 from __future__ import annotations
 
-import inspect
 import json
 import math
 import time
@@ -57,7 +39,6 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader, DistributedSampler
 
@@ -66,6 +47,7 @@ from mnad_lite.engine import distributed, portable
 from mnad_lite.engine.checkpoint import load_checkpoint, read_checkpoint, save_checkpoint
 from mnad_lite.engine.config import Config
 from mnad_lite.engine.distributed import Dist
+from mnad_lite.engine.inference import validation_error
 from mnad_lite.engine.runtime import (
     autocast,
     pick_device,
@@ -75,6 +57,7 @@ from mnad_lite.engine.runtime import (
     to_layout,
 )
 from mnad_lite.errors import ConfigError, DataError
+from mnad_lite.files import write_text_atomic
 from mnad_lite.losses import total_loss
 from mnad_lite.memory import accumulate_diagnostics, summarize_diagnostics
 from mnad_lite.model import MNAD
@@ -155,28 +138,11 @@ def open_run(config: Config, run: Path, resume: bool, dist: Dist | None = None) 
     return config
 
 
-def _device(config: Config, dist: Dist) -> torch.device:
-    device = pick_device(config.device)
-    if dist.active and device.type == "cuda":  # one GPU per process
-        device = torch.device("cuda", dist.local_rank)
-        torch.cuda.set_device(device)
-    return device
-
-
-def build(
-    config: Config, dataset: Any, run: Path, resume: bool, dist: Dist | None = None
-) -> Session:
-    """Seed, then the data loaders, the model (resumed from ``last.pt``) and Adam.
-
-    With several processes (``dist.active``, process group joined): the clips are
-    sharded by a seeded ``DistributedSampler``, rank 0's buffers are copied to every
-    rank, the memory gathers every rank's queries for its update and the model is
-    wrapped in DDP (``Session.net``).
-    """
-    dist = dist or Dist()
-    set_threads(config.num_threads)
-    seed_everything(config.seed)
-    device = _device(config, dist)
+def _loaders(
+    config: Config, dataset: Any, dist: Dist, device: torch.device
+) -> tuple[DataLoader, torch.Generator, DistributedSampler | None, DataLoader | None]:
+    """(training loader, its shuffling generator, its sampler when sharded, validation
+    loader or None); one-line DataErrors for datasets that give no batch."""
     train_videos, val_videos = config.split_videos(list(dataset.train))
     if not train_videos:
         raise DataError(f"{dataset.root}: no training videos")
@@ -208,6 +174,24 @@ def build(
     if val_videos:
         val_clips = ClipDataset(val_videos, config.t_length, config.size, config.channels)
         val_loader = DataLoader(val_clips, batch_size=config.eval_batch_size)
+    return loader, loader_gen, sampler, val_loader
+
+
+def build(
+    config: Config, dataset: Any, run: Path, resume: bool, dist: Dist | None = None
+) -> Session:
+    """Seed, then the data loaders, the model (resumed from ``last.pt``) and Adam.
+
+    With several processes (``dist.active``, process group joined): the clips are
+    sharded by a seeded ``DistributedSampler``, rank 0's buffers are copied to every
+    rank, the memory gathers every rank's queries for its update and the model is
+    wrapped in DDP (``Session.net``).
+    """
+    dist = dist or Dist()
+    set_threads(config.num_threads)
+    seed_everything(config.seed)
+    device = distributed.rank_device(pick_device(config.device), dist)
+    loader, loader_gen, sampler, val_loader = _loaders(config, dataset, dist, device)
     model = MNAD(**config.model_args()).to(device)
     if config.channels_last:
         model = model.to(memory_format=torch.channels_last)
@@ -222,22 +206,7 @@ def build(
         session.log = json.loads(state["log"])
         torch.set_rng_state(state["rng"]["torch"])
     if dist.active:
-        distributed.share_buffers(model)  # DDP below leaves buffers alone
-        if model.memory is not None:
-            model.memory.gather_queries = distributed.all_gather_rows
-        ddp = nn.parallel.DistributedDataParallel
-        # no buffer sync in forward: items are identical by the gathered update; BN per rank
-        # (torch >= 2.13 names it forward_sync_buffers, deprecating broadcast_buffers)
-        no_sync = (
-            "forward_sync_buffers"
-            if "forward_sync_buffers" in inspect.signature(ddp).parameters
-            else "broadcast_buffers"
-        )
-        session.net = ddp(
-            model,
-            device_ids=[device.index] if device.type == "cuda" else None,
-            **{no_sync: False},
-        )
+        session.net = distributed.data_parallel(model, device)
     return session
 
 
@@ -301,19 +270,6 @@ def train_epoch(
     }
 
 
-@torch.no_grad()
-def validation_error(model: MNAD, loader: DataLoader, config: Config, device: torch.device):
-    """Mean prediction MSE on held-out *training* videos (no labels involved)."""
-    model.eval()
-    total, count = 0.0, 0
-    for clip in loader:
-        x, target = split_clip(clip.to(device), config.method)
-        out = model(to_layout(x, config.channels_last), update_memory=False)
-        total += F.mse_loss(out.prediction.float(), target, reduction="sum").item()
-        count += target.numel()
-    return total / max(count, 1)
-
-
 def finish_epoch(s: Session, epoch: int, entry: dict[str, Any]) -> None:
     """Validate, keep the selected weights in ``model.pt``, write the log and ``last.pt``.
 
@@ -338,7 +294,7 @@ def _finish_main(s: Session, epoch: int, entry: dict[str, Any]) -> None:
         entry["selected"] = True
         save_checkpoint(s.run / "model.pt", s.model, s.full_config(), epoch=epoch)
     s.log.append(entry)
-    (s.run / "log.jsonl").write_text("".join(json.dumps(e) + "\n" for e in s.log))
+    write_text_atomic(s.run / "log.jsonl", "".join(json.dumps(e) + "\n" for e in s.log))
     save_checkpoint(
         s.run / "last.pt",
         s.model,
@@ -349,6 +305,33 @@ def _finish_main(s: Session, epoch: int, entry: dict[str, Any]) -> None:
         optimizer=s.optimizer.state_dict(),
         rng={"torch": torch.get_rng_state()},
     )
+
+
+def _processes(config: Config) -> tuple[Config, Dist]:
+    """The processes torchrun started (one without it) and ``config`` with their number;
+    a one-line ConfigError when ``world_size`` asks for other processes than exist."""
+    dist = distributed.detect()
+    if config.world_size > 1 and not dist.active:
+        raise ConfigError(
+            f"world_size={config.world_size} needs torchrun: "
+            f"torchrun --nproc_per_node {config.world_size} -m mnad_lite train ..."
+        )
+    if dist.active and config.world_size not in (1, dist.world_size):
+        raise ConfigError(
+            f"world_size={config.world_size} but torchrun started {dist.world_size} processes"
+        )
+    return replace(config, world_size=dist.world_size), dist
+
+
+def _record_provenance(s: Session) -> None:
+    """A line of ``provenance.jsonl`` per start or resume: where and how this ran."""
+    line = {
+        "start_epoch": s.start_epoch,
+        "reproducible": s.config.reproducible,
+        **provenance(s.device, s.config.num_threads),
+    }
+    with open(s.run / "provenance.jsonl", "a") as fh:
+        fh.write(json.dumps(line) + "\n")
 
 
 def train(
@@ -375,21 +358,11 @@ def train(
     from mnad_lite.data import open_dataset
 
     run = Path(run)
-    dist = distributed.detect()
-    if config.world_size > 1 and not dist.active:
-        raise ConfigError(
-            f"world_size={config.world_size} needs torchrun: "
-            f"torchrun --nproc_per_node {config.world_size} -m mnad_lite train ..."
-        )
-    if dist.active and config.world_size not in (1, dist.world_size):
-        raise ConfigError(
-            f"world_size={config.world_size} but torchrun started {dist.world_size} processes"
-        )
-    config = replace(config, world_size=dist.world_size)
+    config, dist = _processes(config)
     if config.reproducible == "portable":  # before any tensor code of this run
         portable.enable()
     dataset = open_dataset(data) if isinstance(data, (str, Path)) else data
-    dist = distributed.init(dist, _device(config, dist))
+    dist = distributed.init(dist, distributed.rank_device(pick_device(config.device), dist))
     s = None
     try:
         config = open_run(config, run, resume, dist)
@@ -397,13 +370,7 @@ def train(
             distributed.barrier()  # the folder exists before anyone goes on
         s = build(config, dataset, run, resume, dist)
         if dist.is_main and s.start_epoch < config.epochs:  # each start or resume: a line
-            line = {
-                "start_epoch": s.start_epoch,
-                "reproducible": config.reproducible,
-                **provenance(s.device, config.num_threads),
-            }
-            with open(run / "provenance.jsonl", "a") as fh:
-                fh.write(json.dumps(line) + "\n")
+            _record_provenance(s)
         for epoch in range(s.start_epoch, config.epochs):
             entry = train_epoch(s, epoch, on_step, progress)
             finish_epoch(s, epoch, entry)

@@ -233,7 +233,7 @@ def test_run_time_refuses_a_run_folder_that_exists(tmp_path, capsys):
 
 
 def test_the_time_paragraphs_state_the_committed_measurement():
-    """The fast preset's measured time is typed into the README and fast-ped2.md; every
+    """The fast preset's measured time is typed into docs/results.md and fast-ped2.md; every
     number there is that of the committed run_time.json (docs/studies/fast-ped2-time.json)."""
     import json
 
@@ -251,7 +251,7 @@ def test_the_time_paragraphs_state_the_committed_measurement():
         f"{total - 45:.1f} minutes over the 45-minute budget",
         f"scored {100 * record['frame_auc']:.2f}",
     ]
-    for name in ("README.md", "docs/studies/fast-ped2.md"):
+    for name in ("docs/results.md", "docs/studies/fast-ped2.md"):
         text = " ".join((root / name).read_text().split())  # line breaks as spaces
         for fragment in fragments:
             assert fragment in text, f"{name}: {fragment!r}"

@@ -10,7 +10,7 @@ import pytest
 from helpers import assert_png, assert_report_matches_scores
 
 from mnad_lite.cli import main
-from mnad_lite.pipeline.demo import free_run_dir, run_demo
+from mnad_lite.cli.demo import free_run_dir, run_demo
 
 QUICK = ["--preset", "quick", "--device", "cpu", "--quiet"]
 
@@ -108,13 +108,13 @@ def test_demo_runs_and_never_overwrites(quick_data, tmp_path, capsys):
 
 
 def test_the_demo_trains_the_course_model_portably(quick_data, tmp_path):
+    from mnad_lite.cli.demo import demo_config
     from mnad_lite.course import course_config
-    from mnad_lite.pipeline.demo import demo_config
 
     assert demo_config() == course_config(False)  # the README's demo numbers are the course's
     assert demo_config("cuda").reproducible == "machine"  # a GPU run is not portable
     code = (
-        "import json, sys; from mnad_lite.pipeline.demo import run_demo; "
+        "import json, sys; from mnad_lite.cli.demo import run_demo; "
         "run_demo(sys.argv[1], sys.argv[2], size=(32, 48), width=4, epochs=1, max_steps=2)"
     )
     done = subprocess.run(

@@ -9,10 +9,10 @@ import pytest
 from helpers import assert_report_matches_scores
 
 import mnad_lite.data.synthetic
+import mnad_lite.engine.evaluation
 import mnad_lite.engine.train
-import mnad_lite.pipeline.evaluation
 from mnad_lite import course
-from mnad_lite.data import frames as frames_mod
+from mnad_lite.data import cache as cache_mod
 from mnad_lite.engine.config import preset
 from mnad_lite.engine.runtime import pick_device
 from mnad_lite.errors import ConfigError
@@ -44,7 +44,7 @@ def cache(tmp_path, monkeypatch) -> Path:
     """A fresh MNAD_CACHE, and a process-wide frame cache rebuilt from it."""
     root = tmp_path / "cache"
     monkeypatch.setenv("MNAD_CACHE", str(root))
-    monkeypatch.setattr(frames_mod, "_default_cache", None)
+    monkeypatch.setattr(cache_mod, "_default_cache", None)
     return root
 
 
@@ -91,10 +91,10 @@ def test_cached_run_trains_once_and_leaves_the_data_alone(cache, quick_data, mon
     assert report["test_update"] is True
     assert_report_matches_scores(run)
     assert (run / "report-update.json").is_file()
-    assert report["calibration"] is None and report["frame_auc_online"] is None  # paper only
+    assert "calibration" not in report and "frame_auc_online" not in report  # paper only
 
     monkeypatch.setattr(mnad_lite.engine.train, "train", fail)
-    monkeypatch.setattr(mnad_lite.pipeline.evaluation, "evaluate", fail)
+    monkeypatch.setattr(mnad_lite.engine.evaluation, "evaluate", fail)
     assert course.cached_run(tiny(), quick_data) == run  # same configuration: no training
     assert course.cached_report(run, quick_data, test_update=True) == report
     assert snapshot(quick_data) == before  # nothing written beside the dataset
@@ -106,27 +106,23 @@ def test_a_different_configuration_or_dataset_gets_another_folder(tmp_path):
     assert course.run_key(tiny(num_items=2), tmp_path / "a") != key
     assert course.run_key(tiny(seed=1), tmp_path / "a") != key
     assert course.run_key(tiny(), tmp_path / "b") != key
-    for name, default in course.cache.KEY_NEUTRAL_DEFAULTS.items():
-        assert getattr(tiny(), name) == default  # the listed values are the defaults
-    # a newer option changes the key only when it is used
     assert course.run_key(tiny(read_temperature=0.1), tmp_path / "a") != key
     assert course.run_key(tiny(read_gradient=True), tmp_path / "a") != key
     assert course.run_key(tiny(deep_skip=False), tmp_path / "a") != key
 
 
-def test_the_key_of_a_default_configuration_predates_the_newer_options(tmp_path):
-    """A run cached before read_temperature, read_gradient and deep_skip existed keeps its key."""
+def test_the_key_is_the_whole_configuration_the_data_and_the_version(tmp_path):
+    """No field is left out of the key: every option names its own runs."""
     import hashlib
 
     from mnad_lite import __version__
 
-    settings = {
-        k: v
-        for k, v in tiny().to_dict().items()
-        if k not in ("read_temperature", "read_gradient", "deep_skip")
+    key = {
+        "config": tiny().to_dict(),
+        "data": str((tmp_path / "a").resolve()),
+        "version": __version__,
     }
-    old = {"config": settings, "data": str((tmp_path / "a").resolve()), "version": __version__}
-    expected = hashlib.sha256(json.dumps(old, sort_keys=True).encode()).hexdigest()[:12]
+    expected = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:12]
     assert course.run_key(tiny(), tmp_path / "a") == expected
 
 
@@ -219,5 +215,5 @@ def test_cached_runs_trains_the_missing_ones_in_parallel_processes(cache, quick_
     assert weights_sha256(here / "model.pt") == weights_sha256(runs["seed 0"] / "model.pt")
     monkeypatch.setenv("MNAD_CACHE", str(cache))
     monkeypatch.setattr(mnad_lite.engine.train, "train", fail)
-    monkeypatch.setattr(mnad_lite.pipeline.evaluation, "evaluate", fail)
+    monkeypatch.setattr(mnad_lite.engine.evaluation, "evaluate", fail)
     assert course.cached_runs(configs, quick_data) == (runs, reports)  # nothing to do

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from mnad_lite.course.expect import UnexpectedResult, expect, expect_all
+from mnad_lite.course.expect import UnexpectedResult, expect
 
 
 @pytest.fixture(params=["full", "quick"])
@@ -60,11 +60,6 @@ def test_sequences_and_other_values(mode):
     expect("device", "cpu", full="cpu", quick="cpu")
     with pytest.raises(UnexpectedResult, match="no expected value"):
         expect("new", 1.0, full=None, quick=None)
-
-
-def test_expect_all(mode, capsys):
-    expect_all([("a", 1.0, 1.0, 1.0), ("b", 2.05, 2.0, 2.0, {"tol": 0.1})])
-    assert capsys.readouterr().out == "a: as expected (exactly)\nb: as expected (within 0.1)\n"
 
 
 def test_record_mode(tmp_path, monkeypatch, capsys):

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import scipy.io
 
-from mnad_lite.data import frames as frames_mod
+from mnad_lite.data import cache as cache_mod
 from mnad_lite.data import synthetic
 
 HW = (24, 32)
@@ -162,11 +162,10 @@ def make() -> type[Make]:
 
 
 @pytest.fixture(autouse=True)
-def fresh_cache(monkeypatch):
-    """Each test starts with an empty, memory-only default frame cache of the default limit."""
-    monkeypatch.delenv("MNAD_CACHE", raising=False)
-    monkeypatch.delenv("MNAD_CACHE_BYTES", raising=False)
-    monkeypatch.setattr(frames_mod, "_default_cache", None)
+def fresh_cache(monkeypatch, tmp_path_factory):
+    """Each test starts with an empty default frame cache in a folder of its own."""
+    monkeypatch.setenv("MNAD_CACHE", str(tmp_path_factory.mktemp("mnad-cache")))
+    monkeypatch.setattr(cache_mod, "_default_cache", None)
 
 
 @pytest.fixture(scope="session")

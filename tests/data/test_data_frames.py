@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from mnad_lite.data import FrameCache, open_dataset
+from mnad_lite.data import cache as cache_mod
 from mnad_lite.data import frames as frames_mod
 from mnad_lite.data.frames import read_image, resize
 from mnad_lite.errors import ConfigError, DataError
@@ -108,9 +109,9 @@ def test_default_cache_follows_mnad_cache_and_never_writes_beside_the_data(
     root = make.native(tmp_path / "ds")
     before = sorted(p for p in root.rglob("*"))
     monkeypatch.setenv("MNAD_CACHE", str(tmp_path / "envcache"))
-    monkeypatch.setattr(frames_mod, "_default_cache", None)
+    monkeypatch.setattr(cache_mod, "_default_cache", None)
     open_dataset(root).test[1].frames((8, 8))
-    assert len(list((tmp_path / "envcache").glob("*.npy"))) == 1
+    assert len(list((tmp_path / "envcache" / "frames").glob("*.npy"))) == 1
     assert sorted(p for p in root.rglob("*")) == before
 
 
@@ -118,4 +119,4 @@ def test_decode_bypasses_the_cache(tmp_path, make):
     v = open_dataset(make.native(tmp_path)).train[1]
     arr = v.decode((6, 8), channels=1)
     assert arr.shape == (5, 6, 8, 1) and arr.flags.writeable
-    assert len(frames_mod.default_cache()) == 0
+    assert not list(cache_mod.default_cache().root.glob("*.npy"))

@@ -61,13 +61,14 @@ def test_method_defaults_fill_none_fields():
     assert preset("quick").lambda_score == 0.6 and preset("quick").gamma == 0.01
 
 
-def test_round_trip_and_the_old_name_of_lambda_score(tmp_path):
+def test_round_trip(tmp_path):
     c = preset("lite", seed=3, psnr_form="paper")
     c.save(tmp_path / "config.json")
     assert Config.load(tmp_path / "config.json") == c
     data = c.to_dict()
-    data["lam"] = data.pop("lambda_score")  # a configuration saved before the rename
-    assert Config.from_dict(data).lambda_score == c.lambda_score
+    data["lam"] = data.pop("lambda_score")  # no old names are read: one name per field
+    with pytest.raises(ConfigError, match="unknown configuration fields: lam"):
+        Config.from_dict(data)
 
 
 def test_load_refuses_unknown_fields_and_unreadable_files(tmp_path):
@@ -114,7 +115,7 @@ def test_deep_skip_is_on_by_default_and_reaches_the_model():
 def test_the_fast_preset_is_the_variant_its_study_chose():
     """preset("fast") trains exactly like the fast-ped2 study's chosen variant (bar the
     study's thread count and the preset's name), so the study's numbers describe it."""
-    from mnad_lite.pipeline.study import StudySpec
+    from mnad_lite.research.grids import StudySpec
 
     root = Path(__file__).resolve().parents[2] / "docs" / "studies"
     spec = StudySpec.from_dict(json.loads((root / "fast-ped2.json").read_text()))
