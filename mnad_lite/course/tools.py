@@ -262,6 +262,31 @@ def scale_box(box: Sequence[int], source: Sequence[int], size: Sequence[int]) ->
     return [x0 * sx, y0 * sy, (x1 + 1) * sx, (y1 + 1) * sy]
 
 
+def find_ped2(start: str | Path = ".") -> Path | None:
+    """UCSD Ped2 where a learner keeps it: ``$MNAD_PED2``, ``data/ped2`` of the checkout,
+    or ``../shared/datasets/ped2`` beside it (a folder with ``testing/frames``); None if
+    absent (it is never downloaded: see docs/data.md)."""
+    import os
+
+    import mnad_lite
+
+    repo = Path(mnad_lite.__file__).resolve().parents[1]
+    places = [Path(os.environ["MNAD_PED2"])] if os.environ.get("MNAD_PED2") else []
+    places += [Path(start) / ".." / "data" / "ped2", repo / "data" / "ped2"]
+    places += [repo.parent / "shared" / "datasets" / "ped2"]
+    return next((p for p in places if (p / "testing" / "frames").is_dir()), None)
+
+
+def committed_model(name: str = "ped2-lite") -> Path:
+    """The trained model committed in the checkout: ``models/<name>`` (see its README)."""
+    import mnad_lite
+
+    path = Path(mnad_lite.__file__).resolve().parents[1] / "models" / name
+    if not (path / "model.pt").is_file():
+        raise MNADError(f"{path}: no committed model here; run the notebooks from a clone")
+    return path
+
+
 def course_time(notebook: str, start: str | Path = ".") -> str:
     """One line: ``notebook``'s measured run time, the first time (empty cache, the course
     run in order) and with the cache filled, from ``notebooks/timings.json`` (written by

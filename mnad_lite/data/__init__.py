@@ -5,7 +5,8 @@
   labels and pixel masks from every common format (:mod:`.labels`).
 - :class:`ClipDataset` cuts videos into clips of t_length frames scaled to [-1, 1];
   each video is decoded once into a memory-mapped file under ``$MNAD_CACHE`` (:mod:`.cache`).
-- :func:`generate` writes the synthetic Ped2-like benchmark (:mod:`.synthetic`);
+- :func:`generate` writes the synthetic Ped2-like benchmark (:mod:`.synthetic`, drawn by
+  :mod:`.scene`);
   :func:`extract_frames` turns a video file into the native layout (:mod:`.video`).
 
 ``ClipDataset``, ``split_clip`` and ``extract_frames`` are imported lazily (the command

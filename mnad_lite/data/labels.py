@@ -1,27 +1,20 @@
 """Ground truth: frame labels and pixel masks, from every format in circulation.
 
-Frame labels are uint8 0/1 arrays of shape [T] per test video (1 = anomalous). They are
-looked for in this order, the first match wins (:func:`find_labels`):
+Frame labels: uint8 0/1 ``[T]`` per test video (1 = anomalous), the first of these found
+(:func:`find_labels`):
 
 1. ``ROOT/testing/labels.csv``: the project's own, human-editable format, one anomalous
-   interval per row, **0-based inclusive** indices in sorted-file order::
-
-       video,start,end
-       01,60,179
-       03,0,145
-
-   Test videos without a row are normal throughout.
-2. ``ROOT/*.mat`` with a ``gt`` cell of [start; end] ranges per test video, **1-based
-   inclusive** (the "Future Frame Prediction" release: ``ped2.mat``, ``avenue.mat``).
-3. A UCSD ``.m`` file (``UCSDped2.m``) with one ``gt_frame = [61:180];`` line per test video
-   (1-based inclusive; several ranges such as ``[1:146, 150:160]`` are accepted).
-4. ``frame_labels_*.npy``: all test videos concatenated, shape (N,) or (1, N) (the MNAD
-   authors' files), split by the videos' frame counts.
+   interval per row, **0-based inclusive** indices in sorted-file order (``video,start,end``
+   then rows such as ``01,60,179``); test videos without a row are normal throughout.
+2. ``ROOT/*.mat``, a ``gt`` cell of 1-based [start; end] ranges per video (``ped2.mat``).
+3. A UCSD ``.m`` file (``UCSDped2.m``): one ``gt_frame = [61:180];`` line per test video
+   (1-based inclusive; ``[1:146, 150:160]`` too).
+4. ``frame_labels_*.npy``: all test videos concatenated, (N,) or (1, N) (the authors' files).
 5. ``ROOT/testing/test_frame_mask/<video>.npy`` (ShanghaiTech), one [T] array per video.
 
-Pixel masks (bool [T, H, W] per video) come from ``ROOT/testing/masks/<video>/<frame>.png``
-(native), ``Test0xx_gt/*.bmp`` (UCSD), ``testing/test_pixel_mask/<video>.npy``
-(ShanghaiTech) or Avenue's ``<n>_label.mat`` (``volLabel``, which also gives its labels).
+Pixel masks (bool [T, H, W] per video): ``testing/masks/<video>/<frame>.png`` (native),
+``Test0xx_gt/*.bmp`` (UCSD), ``testing/test_pixel_mask/<video>.npy`` (ShanghaiTech) or
+Avenue's ``<n>_label.mat`` (``volLabel``, which also gives its labels).
 """
 
 from __future__ import annotations

@@ -237,6 +237,20 @@ def seed_change(
     }
 
 
+def consistent(change: dict[str, Any], points: float = 1.0) -> bool:
+    """Whether a :func:`seed_change` moves every seed the same way by at least ``points``
+    (AUCs as fractions: 1 point = 0.01); two seeds at least."""
+    d = list(change["per_seed"].values())
+    step = points / 100
+    return len(d) >= 2 and (all(x >= step for x in d) or all(x <= -step for x in d))
+
+
+def mean_value(summary: dict[str, Any], variant: str, term: str, kind: str | None = None) -> float:
+    """The mean over seeds of :func:`seed_values` (nan when no seed has a value)."""
+    values = list(seed_values(summary, variant, term, kind).values())
+    return float(np.mean(values)) if values else math.nan
+
+
 def _round(x: Any, digits: int) -> Any:
     """Every float inside ``x`` (dicts, lists) to ``digits`` significant digits."""
     if isinstance(x, float):

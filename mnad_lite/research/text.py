@@ -43,6 +43,20 @@ def _num(stat: dict[str, Any] | None, scale: float = 100.0, digits: int = 2) -> 
     return text
 
 
+def change_text(change: dict[str, Any]) -> str:
+    """A :func:`mnad_lite.research.summary.seed_change` in words, in points: the mean ±
+    std and every seed's difference ("+2.1 ± 0.8 points over 3 seeds (seed 0: +1.5, ...)")."""
+
+    def pts(x: float | None) -> str:
+        return "n/a" if x is None else f"{100 * x:+.1f}"
+
+    per_seed = ", ".join(f"seed {s}: {pts(d)}" for s, d in change["per_seed"].items())
+    spread = (
+        f" ± {100 * change['std']:.1f}" if change["std"] is not None else " (one seed, no spread)"
+    )
+    return f"{pts(change['mean'])}{spread} points over {change['n']} seeds ({per_seed})"
+
+
 def _percent(fraction: float) -> str:
     """A fraction in %, with two significant digits below 1 % (0.00089) and three above
     (45.6, 100)."""

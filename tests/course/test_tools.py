@@ -15,6 +15,7 @@ from mnad_lite.course import box_contrast, course_config, frame_maps, kind_frame
 from mnad_lite.course.tools import trace_shapes
 from mnad_lite.data import open_dataset
 from mnad_lite.data.dataset import Event
+from mnad_lite.errors import MNADError
 from mnad_lite.model import MNAD
 
 
@@ -131,3 +132,15 @@ def test_study_file_is_found_from_the_notebooks_the_root_and_anywhere_else(tmp_p
     with pytest.raises(MNADError, match=r"study file nothing\.json not found \(looked for") as err:
         study_file("nothing.json", tmp_path)
     assert "\n" not in str(err.value)
+
+
+def test_the_committed_model_and_ped2_are_found_or_named(monkeypatch, tmp_path):
+    from mnad_lite.course import committed_model, find_ped2
+
+    assert (committed_model() / "model.pt").is_file()
+    with pytest.raises(MNADError, match="no committed model"):
+        committed_model("nothing-here")
+    fake = tmp_path / "ped2"
+    (fake / "testing" / "frames").mkdir(parents=True)
+    monkeypatch.setenv("MNAD_PED2", str(fake))
+    assert find_ped2(tmp_path) == fake

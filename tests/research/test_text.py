@@ -530,3 +530,22 @@ def test_the_study_notes_state_their_committed_summaries():
     note = ROOT / "docs" / "studies" / "fast-ped2.md"
     assert "<!-- study-summary: fast-ped2-summary.json" in note.read_text()
     assert refresh_main([str(note), "--check"]) == 0
+
+
+def test_change_text_and_consistent_read_a_seed_change():
+    from mnad_lite.research.summary import consistent, mean_value
+    from mnad_lite.research.text import change_text
+
+    change = {"per_seed": {0: 0.021, 1: 0.015}, "mean": 0.018, "std": 0.0042, "n": 2}
+    assert change_text(change) == "+1.8 ± 0.4 points over 2 seeds (seed 0: +2.1, seed 1: +1.5)"
+    assert consistent(change) and not consistent(change, points=2.0)
+    assert not consistent({"per_seed": {0: 0.02, 1: -0.02}}) and not consistent(
+        {"per_seed": {0: 0.5}}
+    )
+    one = {"per_seed": {0: None}, "mean": None, "std": None, "n": 1}
+    assert change_text(one) == "n/a (one seed, no spread) points over 1 seeds (seed 0: n/a)"
+    summary = {"variants": {"v": {"seeds": [0, 1], "frame_auc": {"values": [0.8, 0.9]}}}}
+    assert abs(mean_value(summary, "v", "frame_auc") - 0.85) < 1e-12
+    assert mean_value({"variants": {"v": {"seeds": []}}}, "v", "frame_auc") != mean_value(
+        summary, "v", "frame_auc"
+    )
