@@ -247,13 +247,16 @@ def nav_html(chapters: list[Chapter], i: int) -> str:
 
 
 def chapter_links_to_html(page: str, stems: set[str]) -> str:
-    """Links between notebooks (``02_memory.ipynb#x``) point to their pages instead."""
+    """Links between notebooks (``02_memory.ipynb#x``) point to their pages instead; links to
+    ``../docs/*.md`` to the rendered pages, and to ``../README.md`` to the landing page."""
 
     def swap(m: re.Match) -> str:
         stem = m.group(2)
         return f"{m.group(1)}{stem}.html{m.group(3) or ''}" if stem in stems else m.group(0)
 
-    return re.sub(r'(href=")(?:\./)?([\w-]+)\.ipynb(#[^"]*)?', swap, page)
+    page = re.sub(r'(href=")(?:\./)?([\w-]+)\.ipynb(#[^"]*)?', swap, page)
+    page = re.sub(r'href="\.\./docs/([\w/-]+)\.md(#[^"]*)?"', r'href="docs/\1.html\2"', page)
+    return page.replace('href="../README.md"', 'href="index.html"')
 
 
 def copy_mathjax(out: Path) -> bool:

@@ -35,3 +35,11 @@ def test_each_setup_cell_prints_its_own_time():
         cells = json.loads((ROOT / "notebooks" / f"{name}.ipynb").read_text())["cells"]
         assert f'print(course_time("{name}"))' in "".join(cells[2]["source"])
     assert course_time("99_missing", ROOT).startswith("no measured run time for 99_missing")
+
+
+def test_each_notebook_opens_with_the_notation_page_and_the_course_map():
+    for name in NOTEBOOKS:
+        first = "".join(
+            json.loads((ROOT / "notebooks" / f"{name}.ipynb").read_text())["cells"][0]["source"]
+        )
+        assert "(../docs/notation.md)" in first and "(../README.md)" in first, name
