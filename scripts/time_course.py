@@ -2,6 +2,7 @@
 
     python scripts/time_course.py --write               # from an empty cache, then cached
     python scripts/time_course.py --cache DIR --cached-only --inplace --write
+    python scripts/time_course.py --only 08_alerts --inplace --write  # one notebook's times
 
 The first pass runs every notebook top to bottom (``jupyter nbconvert --execute``) in
 course order from an empty ``MNAD_CACHE`` (a new temporary folder unless ``--cache``
@@ -11,7 +12,9 @@ earlier one did not. The second pass runs them again with that cache filled.
 ``scripts/clean_notebooks.py`` after it). ``--write`` records the seconds in
 ``notebooks/timings.json``, which each notebook's setup cell prints
 (:func:`mnad_lite.course.course_time`) and the README quotes. Run it with nothing else on
-the machine.
+the machine. ``--only NAME`` times one notebook (a new one) the same way, first from an
+empty cache (what it trains itself, and the course data it needs), then cached, and keeps
+the other notebooks' recorded times.
 """
 
 from __future__ import annotations
@@ -30,12 +33,13 @@ ROOT = Path(__file__).resolve().parents[1]
 TIMINGS = ROOT / "notebooks" / "timings.json"
 
 
-def run_pass(cache: str, inplace: bool) -> dict[str, float]:
-    """Seconds per notebook, each executed top to bottom in full mode with ``cache``."""
+def run_pass(cache: str, inplace: bool, only: str | None = None) -> dict[str, float]:
+    """Seconds per notebook (``only``: that one), each executed top to bottom in full mode
+    with ``cache``."""
     env = {k: v for k, v in os.environ.items() if k not in ("MNAD_QUICK", "MNAD_EXPECT_RECORD")}
     env["MNAD_CACHE"] = cache
     seconds = {}
-    for notebook in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")):
+    for notebook in sorted((ROOT / "notebooks").glob(f"{only or '[0-9][0-9]_*'}.ipynb")):
         out = [] if inplace else ["--output-dir", tempfile.mkdtemp(prefix="mnad-time-")]
         command = [sys.executable, "-m", "jupyter", "nbconvert", "--to", "notebook"]
         command += ["--execute", "--ExecutePreprocessor.timeout=-1"]
@@ -55,6 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cached-only", action="store_true", help="only the cached pass")
     parser.add_argument("--inplace", action="store_true", help="store outputs (last pass)")
     parser.add_argument("--write", action="store_true", help=f"record in {TIMINGS.name}")
+    parser.add_argument("--only", metavar="NAME", help="time this notebook only (e.g. 08_alerts)")
     args = parser.parse_args(argv)
     cache = args.cache or tempfile.mkdtemp(prefix="mnad-course-")
     record = json.loads(TIMINGS.read_text()) if TIMINGS.is_file() else {}
@@ -62,9 +67,19 @@ def main(argv: list[str] | None = None) -> int:
     today = time.strftime("%Y-%m-%d")
     if not args.cached_only:
         print("first run, empty cache:", cache)
-        record["first_run"] = {"date": today, "machine": machine, **run_pass(cache, False)}
+        first = run_pass(cache, False, args.only)
+        record["first_run"] = (
+            {**record.get("first_run", {}), **first}
+            if args.only
+            else {"date": today, "machine": machine, **first}
+        )
     print("cached run:", cache)
-    record["cached"] = {"date": today, "machine": machine, **run_pass(cache, args.inplace)}
+    cached = run_pass(cache, args.inplace, args.only)
+    record["cached"] = (
+        {**record.get("cached", {}), **cached}
+        if args.only
+        else {"date": today, "machine": machine, **cached}
+    )
     for key in ("first_run", "cached"):
         if key in record:
             total = sum(v for k, v in record[key].items() if k[:2].isdigit())

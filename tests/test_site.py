@@ -109,8 +109,8 @@ def chapters() -> list[str]:
 DOCS = sorted((ROOT / "docs").rglob("*.md"))
 
 
-def test_the_course_has_seven_notebooks():
-    assert len(NOTEBOOKS) == 7, [p.name for p in NOTEBOOKS]
+def test_the_course_has_eight_notebooks():
+    assert len(NOTEBOOKS) == 8, [p.name for p in NOTEBOOKS]
 
 
 def test_every_page_exists(site, chapters):

@@ -563,3 +563,47 @@ def exercise_07_2(changes: Any, summary: dict[str, Any]) -> Feedback:
         "take per_kind['psnr_auc']['grass_walker']['values'] of both variants, pair the "
         "values by seed (their 'seeds' lists) and subtract, in points.",
     )
+
+
+# --- 08 alerts ---------------------------------------------------------------------------
+
+
+def exercise_08_1(false_alarms_per_minute: float, recall: float, tradeoff: dict) -> Feedback:
+    """False alarms per minute and recall at Q = 95 (``alert_tradeoff``'s grid)."""
+    q = np.asarray(tradeoff["percentile"], dtype=np.float64)
+    i, i99 = int(np.argmin(np.abs(q - 95.0))), int(np.argmin(np.abs(q - 99.0)))
+    fa, rec = _num(false_alarms_per_minute), _num(recall)
+    rec = rec / 100 if rec > 1 else rec  # a recall in % is fine too
+    right_fa, right_rec = float(tradeoff["fa"][i]), float(tradeoff["recall"][i])
+    if _near(fa, right_fa, rel=1e-6) and _near(rec, right_rec, rel=1e-6):
+        return Feedback(
+            True,
+            f"Q = 95: {right_fa:.2f} false alarms per minute, recall {100 * right_rec:.1f} % "
+            f"(Q = 99: {float(tradeoff['fa'][i99]):.2f} and "
+            f"{100 * float(tradeoff['recall'][i99]):.1f} %): a lower Q flags more, both the "
+            "anomalies and the rest.",
+        )
+    if _near(rec, float(tradeoff["recall"][i99]), rel=1e-6):
+        return Feedback(False, "those are the numbers at Q = 99 (the auto threshold): take Q = 95.")
+    return Feedback(
+        False, "find the grid point of Q = 95: np.argmin(np.abs(tradeoff['percentile'] - 95))."
+    )
+
+
+def exercise_08_2(calibration_frames: int, held_out_frames: int, t_length: int) -> Feedback:
+    """How many frames of the held-out recording the calibration scores."""
+    right = int(held_out_frames) - (int(t_length) - 1)
+    given = int(calibration_frames)
+    if given == right:
+        return Feedback(
+            True,
+            f"{right}: all {held_out_frames} frames but the first {t_length - 1}, which have no "
+            f"{t_length - 1} predecessors to predict them from (notebook 01).",
+        )
+    if given == int(held_out_frames):
+        return Feedback(
+            False, "the first t_length - 1 frames cannot be predicted, so they get no score."
+        )
+    return Feedback(
+        False, "the calibration scores the held-out video (cam_b) with the test-time update off."
+    )

@@ -53,6 +53,11 @@ CHAPTERS: dict[str, tuple[str, tuple[str, ...]]] = {
         "place study's per-kind verdict",
         ("05_evaluation",),
     ),
+    "08_alerts": (
+        "your own video: from a file to a dataset, calibration on normal footage, watch, "
+        "alarms, false alarms per minute against recall; a widget over the threshold",
+        ("04_training", "05_evaluation"),
+    ),
 }
 BEGIN, END = "<!-- course-map -->", "<!-- /course-map -->"
 ROOT = Path(__file__).resolve().parents[2]

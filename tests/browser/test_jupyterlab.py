@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = ROOT / "notebooks"
 # The notebooks with widgets; every one must have at least one slider. Add 05 here when
 # its widget lands.
-WIDGET_NOTEBOOKS = ("02_memory.ipynb", "03_losses.ipynb", "05_evaluation.ipynb")
+WIDGET_NOTEBOOKS = ("02_memory.ipynb", "03_losses.ipynb", "05_evaluation.ipynb", "08_alerts.ipynb")
 NOTEBOOK_TIMEOUT_S = 600  # opening and running one notebook in quick mode
 WIDGET_TIMEOUT_S = 120  # one slider step, until the widget's picture changes
 PAGE_TIMEOUT_MS = 120_000

@@ -91,6 +91,17 @@ def namespace(notebook: str) -> dict:
 
         ns.update(MNAD=MNAD, count_parameters=count_parameters)
         ns["log"] = [{"compact": 6e-5, "cos_nearest": 0.9962}]
+    if notebook.startswith("08"):
+        from mnad_lite.data import open_dataset
+
+        q = np.round(np.arange(90.0, 99.95, 0.1), 1)
+        ns["tradeoff"] = {"percentile": q, "fa": 0.5 * (100 - q), "recall": 0.02 * (100 - q)}
+        cam_b = types.SimpleNamespace(num_frames=40)
+        ns["open_dataset"] = lambda root: types.SimpleNamespace(train=[object(), cam_b])
+        ns["data"] = None
+        ns["calibration"] = types.SimpleNamespace(frames=36)
+        ns["config"] = types.SimpleNamespace(t_length=5)
+        del open_dataset
     if notebook.startswith("05"):
         from mnad_lite.metrics import frame_auc
         from mnad_lite.scoring import anomaly_score, normalize
