@@ -244,9 +244,15 @@ def _show(fig) -> None:
 
 
 def memory_widget(
-    query_maps: Tensor, steps: int = 12, seed: int = 0, frame: Any = None, show: bool = True
+    query_maps: Tensor,
+    steps: int = 12,
+    seed: int = 0,
+    frame: Any = None,
+    show: bool = True,
+    num_items: int = 10,
 ):
-    """Sliders over num_items M, weight_norm and the number of updates.
+    """Sliders over num_items M (starting at ``num_items``), weight_norm and the number of
+    updates.
 
     Returns an ``ipywidgets.interactive``; its ``.result`` is the latest
     :func:`memory_assignment` dict. ``frame`` is passed to
@@ -263,7 +269,7 @@ def memory_widget(
 
     return widgets.interactive(
         draw,
-        num_items=widgets.IntSlider(value=10, min=1, max=20, description="M (items)"),
+        num_items=widgets.IntSlider(value=num_items, min=1, max=20, description="M (items)"),
         weight_norm=widgets.Dropdown(options=list(WEIGHT_NORMS), value="all"),
         steps=widgets.IntSlider(value=steps, min=0, max=60, description="updates"),
     )
@@ -442,8 +448,15 @@ def plot_toy_losses(result: dict[str, Any], figsize=(11, 3.3)):
     return fig
 
 
-def toy_widget(steps: int = 100, seed: int = 0, show: bool = True):
-    """Sliders over λ_c, λ_s and the number of items of the toy of :func:`toy_losses`.
+def toy_widget(
+    steps: int = 100,
+    seed: int = 0,
+    show: bool = True,
+    lambda_compact: float = 0.1,
+    lambda_separate: float = 0.1,
+):
+    """Sliders over λ_c, λ_s (starting at the given values) and the number of items of the
+    toy of :func:`toy_losses`.
 
     Returns an ``ipywidgets.interactive``; its ``.result`` is the latest
     :func:`toy_losses` dict. ``show=False`` skips drawing (for tests).
@@ -456,13 +469,13 @@ def toy_widget(steps: int = 100, seed: int = 0, show: bool = True):
             _show(plot_toy_losses(result))
         return result
 
-    def slider(name: str) -> Any:
-        return widgets.FloatSlider(value=0.1, min=0.0, max=2.0, step=0.05, description=name)
+    def slider(name: str, value: float) -> Any:
+        return widgets.FloatSlider(value=value, min=0.0, max=2.0, step=0.05, description=name)
 
     return widgets.interactive(
         draw,
-        lambda_compact=slider("λ_c"),
-        lambda_separate=slider("λ_s"),
+        lambda_compact=slider("λ_c", lambda_compact),
+        lambda_separate=slider("λ_s", lambda_separate),
         num_items=widgets.IntSlider(value=6, min=2, max=12, description="M (items)"),
     )
 
