@@ -57,3 +57,20 @@ def test_its_frame_auc_is_reproduced(tmp_path):
     for key in ("frame_auc", "psnr_auc", "frame_auc_global"):  # to the 0.01 point printed
         assert abs(100 * report[key] - 100 * recorded[key]) <= 0.01, key
     assert (tmp_path / "eval.json").is_file()
+
+
+def test_it_is_the_studys_rerun_of_seed_0_bit_for_bit():
+    """Every logged loss and diagnostic equals the study's record of its rerun of memory seed
+    0 (times aside); the README's number for the first run is the summary's."""
+    record = ROOT / "docs" / "studies" / "ped2-runs" / "memory" / "seed0" / "log.jsonl"
+
+    def losses(path: Path) -> list[dict]:
+        rows = [json.loads(x) for x in path.read_text().splitlines() if x]
+        return [{k: v for k, v in r.items() if k != "seconds"} for r in rows]
+
+    assert losses(MODEL / "log.jsonl") == losses(record)
+    summary = json.loads((ROOT / "docs" / "studies" / "ped2-summary.json").read_text())
+    memory = summary["variants"]["memory"]
+    assert abs(memory["reruns"]["0"]["frame_auc"] - expected()["frame_auc"]) < 1e-5
+    first = memory["frame_auc"]["values"][memory["seeds"].index(0)]
+    assert f"(frame AUC {100 * first:.2f})" in (MODEL / "README.md").read_text()
