@@ -143,12 +143,6 @@ def test_the_checker_sees_every_import_form(tmp_path: Path, where: str, source: 
     assert imports_of(path, tmp_path / "mnad_lite") == {f"mnad_lite.{expected}"}
 
 
-def test_a_core_module_importing_beside_it_fails():
-    """The rule itself: ``engine`` (core) importing ``alerts`` is a layer going up."""
-    assert LAYERS["alerts"] > LAYERS["engine"]
-    assert "alerts" not in CORE and "research" not in CORE and "course" not in CORE
-
-
 def test_the_core_loads_without_the_tools_beside_it():
     """generate -> train -> evaluate, in a fresh process, imports no module beside the core."""
     code = (
