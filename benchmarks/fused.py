@@ -2,7 +2,7 @@
 different over a training run, so every stored result trained without them.
 
 * :class:`FusedMemory`: the queries' L2 normalisation with a one-pass backward
-  (:class:`_UnitQueries`), whose ``||q||^2`` spares the losses a pass over the queries;
+  (:class:`_UnitQueries`);
 * :class:`FusedDecoder` / :class:`FusedMNAD`: the decoder's first conv applied to q and
   the read weights (:func:`read_conv`) instead of to ``concat(q, p̂)``.
 
@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from mnad_lite.errors import MNADError
-from mnad_lite.memory import NORM_EPS, Memory, MemoryOutput, flatten_queries
+from mnad_lite.memory import NORM_EPS, Memory, MemoryOutput
 from mnad_lite.model import MNAD, Decoder, ModelOutput, _apply_probe
 
 #: The probes under which the decoder still reads the memory through :func:`read_conv`;
@@ -30,32 +30,25 @@ FUSED_PROBES = (None, "no_deep_skip")
 class _UnitQueries(torch.autograd.Function):
     """L2 normalisation along channels with a short backward (used by :class:`FusedMemory`).
 
-    ``forward(x [B, C, H, W], eps) -> (q, q_sq)`` with ``q = x / max(||x||, eps)``,
-    exactly as ``F.normalize(x, dim=1)``, and ``q_sq = ||q||^2`` ``[B, 1, H, W]``: 1, or
-    less for the rows that the clamp divides by eps. Knowing ``q_sq`` spares the losses'
-    geometry a pass over the queries (the memory's ``_sq_distance`` needs ``||q||^2``).
+    ``forward(x [B, C, H, W], eps) -> q`` with ``q = x / max(||x||, eps)``, exactly as
+    ``F.normalize(x, dim=1)``.
 
     ``backward``: ``dx = (dq - q <q, dq>) / max(||x||, eps)``, dropping ``q <q, dq>`` on
     clamped rows, where the divisor is the constant eps. Autograd's backward of
     ``F.normalize`` differentiates the division and the norm one op at a time (about ten
-    passes over ``[B, C, H, W]``); this reads q and dq twice. ``q_sq`` gets no gradient:
-    it is the constant 1 on every row with ``||x|| >= eps`` (0 on all-zero rows), so the
-    gradient is exact except on rows with ``0 < ||x|| < eps``, where it omits the term
-    from ``||q||^2``.
+    passes over ``[B, C, H, W]``); this reads q and dq twice.
     """
 
     @staticmethod
-    def forward(ctx, x: Tensor, eps: float) -> tuple[Tensor, Tensor]:  # type: ignore[override]
+    def forward(ctx, x: Tensor, eps: float) -> Tensor:  # type: ignore[override]
         norm = torch.linalg.vector_norm(x, dim=1, keepdim=True)  # ||x||   [B, 1, H, W]
         divisor = norm.clamp_min(eps)
         q = x / divisor
-        q_sq = (norm / divisor).square()
         ctx.save_for_backward(q, divisor, norm >= eps)  # clamp_min passes grads where >=
-        ctx.mark_non_differentiable(q_sq)
-        return q, q_sq
+        return q
 
     @staticmethod
-    def backward(ctx, dq: Tensor, _dq_sq: Tensor) -> tuple[Tensor, None]:  # type: ignore[override]
+    def backward(ctx, dq: Tensor) -> tuple[Tensor, None]:  # type: ignore[override]
         q, divisor, unclamped = ctx.saved_tensors
         radial = (q * dq).sum(1, keepdim=True) * unclamped  # <q, dq>   [B, 1, H, W]
         return torch.addcmul(dq, q, radial, value=-1).div_(divisor), None
@@ -67,11 +60,10 @@ class FusedMemory(Memory):
 
     fused_normalize: bool = True
 
-    def normalize_queries(self, x: Tensor) -> tuple[Tensor, Tensor | None]:
+    def normalize_queries(self, x: Tensor) -> Tensor:
         if not self.fused_normalize:
             return super().normalize_queries(x)
-        qmap, q_sq = _UnitQueries.apply(x, NORM_EPS)
-        return qmap, flatten_queries(q_sq)[:, 0]  # ||q||^2   [N]
+        return _UnitQueries.apply(x, NORM_EPS)
 
 
 def read_conv(conv: nn.Conv2d, mem: MemoryOutput) -> Tensor:

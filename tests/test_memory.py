@@ -12,7 +12,6 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
-from torch.overrides import TorchFunctionMode
 
 from mnad_lite.errors import MNADError
 from mnad_lite.memory import (
@@ -301,24 +300,6 @@ def test_read_weights_are_detached_as_in_the_authors_code():
     x = torch.randn(1, 6, 2, 2, requires_grad=True)
     mem(x).features[:, 6:].sum().backward()  # the read part only
     assert x.grad is None or torch.count_nonzero(x.grad) == 0
-
-
-def test_similarity_is_computed_once_per_forward():
-    """One [N, M] product per training forward pass, whatever else the step computes."""
-    n_items, feat_dim, b, h, w = 4, 6, 2, 3, 5
-    shapes = []
-
-    class Spy(TorchFunctionMode):
-        def __torch_function__(self, func, types, args=(), kwargs=None):
-            out = func(*args, **(kwargs or {}))
-            if func in (torch.matmul, torch.Tensor.matmul, torch.Tensor.__matmul__, torch.mm):
-                shapes.append(tuple(out.shape))
-            return out
-
-    mem = Memory(n_items, feat_dim).train()
-    with Spy():
-        mem(torch.randn(b, feat_dim, h, w))
-    assert shapes.count((b * h * w, n_items)) == 1, shapes
 
 
 def test_init_items_are_unit_rows_and_seeded():
