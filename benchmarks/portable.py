@@ -87,7 +87,7 @@ def main(argv: list[str] | None = None) -> None:
             runs[mode].append(measure(mode, repeats, args.quick))
     import torch
 
-    model = "quick" if args.quick else "course (64x96, width 16, batch 4; scoring batch 16)"
+    model = "quick" if args.quick else "course (48x72, width 16, batch 4; scoring batch 16)"
     print(f"portable vs machine mode | {model} | torch {torch.__version__}, 1 thread, cpu")
     for part in ("train", "score"):
         ref = statistics.median(r[f"{part} channels-last"] for r in runs["machine"])

@@ -15,13 +15,13 @@ from pathlib import Path
 
 from mnad_lite.engine.config import Config, preset
 
-#: The demo's configuration: the course model (the lite architecture, smaller frames, 3
-#: epochs of 200 steps), portable on one thread (tested equal to ``course_config(False)``).
+#: The demo's configuration: the course model (the lite architecture on 48x72 frames, 3
+#: epochs of 150 steps), portable on one thread (tested equal to ``course_config(False)``).
 DEMO_OVERRIDES = {
-    "size": (64, 96),
+    "size": (48, 72),
     "width": 16,
     "epochs": 3,
-    "max_steps": 200,
+    "max_steps": 150,
     "eval_batch_size": 16,
     "reproducible": "portable",
     "num_threads": 1,

@@ -18,10 +18,12 @@ from mnad_lite.course.cache import _build_once, cache_dir, course_data
 FPS = 10.0  # the synthetic walkway's frame rate (Ped2's)
 #: The footage: two normal recordings (one to train on, one held out to calibrate) and one
 #: to watch; each is a list of (split, video) of the course's synthetic set, concatenated.
+#: The evening opens with a normal recording nobody trained or calibrated on, so that its
+#: false alarms per minute rest on more than the few normal frames between anomalies.
 FOOTAGE = {
     "cam_a.avi": [("training", 0), ("training", 1)],
     "cam_b.avi": [("training", 2)],
-    "evening.avi": [("testing", 0), ("testing", 1)],
+    "evening.avi": [("training", 3), ("testing", 0), ("testing", 1)],
 }
 
 
@@ -52,11 +54,14 @@ def footage(quick: bool) -> tuple[Path, np.ndarray]:
             videos = [getattr(data, "train" if s == "training" else "test")[i] for s, i in parts]
             write_video(np.concatenate([v.decode(None, 3) for v in videos]), tmp / name)
             if name == "evening.avi":
-                labels = np.concatenate([v.labels for v in videos])
+                # a training video is normal throughout: no labels, all zeros
+                labels = np.concatenate(
+                    [np.zeros(v.num_frames) if v.labels is None else v.labels for v in videos]
+                )
         np.save(tmp / "evening-labels.npy", labels.astype(np.uint8))
 
     folder = _build_once(
-        cache_dir() / "footage" / f"walkway-{'quick' if quick else 'full'}-v1",
+        cache_dir() / "footage" / f"walkway-{'quick' if quick else 'full'}-v2",
         "evening-labels.npy",
         build,
     )
@@ -76,7 +81,7 @@ def footage_dataset(quick: bool) -> Path:
         (tmp / "done").write_text("made by mnad_lite.course.footage.footage_dataset\n")
 
     return _build_once(
-        cache_dir() / "data" / f"footage-{'quick' if quick else 'full'}-v1", "done", build
+        cache_dir() / "data" / f"footage-{'quick' if quick else 'full'}-v2", "done", build
     )
 
 

@@ -70,7 +70,7 @@ def test_course_config_presets():
     assert course.COURSE_RUNTIME == runtime
     assert course.course_config(True) == preset("quick", **runtime)
     full = course.course_config(False, num_items=20)
-    assert full.preset == "lite" and full.size == (64, 96) and full.width == 16
+    assert full.preset == "lite" and full.size == (48, 72) and full.width == 16
     assert full.num_items == 20 and full.epochs == course.COURSE_OVERRIDES["epochs"]
     assert full.reproducible == "portable" and full.num_threads == 1
     with pytest.raises(ConfigError, match="one thread"):
