@@ -1,5 +1,5 @@
 """Small helpers of the course notebooks: tensor shapes through the network, training
-speed, the stored Ped2 results, the committed study files and Markdown tables."""
+speed (here or natively), the committed study files, native evaluation and Markdown tables."""
 
 from __future__ import annotations
 
@@ -37,23 +37,6 @@ def study_file(name: str, start: str | Path = ".") -> Path:
         f"study file {name} not found (looked for {looked}); the notebooks read "
         "the repository's docs/studies/: run them from a clone of mnad_lite"
     )
-
-
-def ped2_results(path: str | Path) -> dict[str, Any] | None:
-    """The summary written by ``scripts/reproduce_ped2.py`` (``summary.json``), or None.
-
-    ``path`` is the summary file or the folder holding it (e.g. ``runs/ped2``).
-    """
-    path = Path(path)
-    if path.is_dir():
-        path = path / "summary.json"
-    if not path.is_file():
-        return None
-    try:
-        summary = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError):
-        return None
-    return summary if isinstance(summary, dict) and summary.get("rows") else None
 
 
 def markdown_table(rows: Sequence[dict[str, Any]], columns: Iterable[str] | None = None) -> str:
@@ -121,14 +104,26 @@ def trace_shapes(
     return rows
 
 
+_NATIVE_SPEED = """
+import json, sys
+from mnad_lite.course.tools import training_speed
+from mnad_lite.engine.config import Config
+spec = json.loads(sys.argv[1])
+config = Config.from_dict(spec["config"])
+print(json.dumps(training_speed(config, spec["data"], spec["steps"], spec["warmup"])))
+"""
+
+
 def training_speed(
-    config: Config, data: str | Path, steps: int = 10, warmup: int = 2
+    config: Config, data: str | Path, steps: int = 10, warmup: int = 2, native: bool = False
 ) -> dict[str, Any]:
     """Optimisation steps per second of :func:`mnad_lite.engine.train.train` for ``config``.
 
     Trains ``warmup + steps`` steps (one epoch, into a temporary folder) on ``data`` and
     times the last ``steps``: the whole step (data, forward, Eq. 8, backward, Adam) on
     the device ``config.device`` resolves to, with its mixed precision and memory format.
+    ``native``: in a child process with this machine's own kernels (:func:`run_natively`),
+    as your own runs train, instead of this process's (portable in a notebook).
     """
     import dataclasses
     import time
@@ -138,6 +133,9 @@ def training_speed(
 
     if steps < 1 or warmup < 1:
         raise ValueError("steps and warmup must be >= 1")
+    if native:
+        spec = {"config": config.to_dict(), "data": str(data), "steps": steps, "warmup": warmup}
+        return json.loads(run_natively(_NATIVE_SPEED, spec, f"timing {config.preset} steps"))
     stamps: list[float] = []
     short = dataclasses.replace(config, epochs=1, max_steps=warmup + steps)
     with tempfile.TemporaryDirectory(prefix="mnad-speed-") as tmp:
@@ -285,6 +283,72 @@ def committed_model(name: str = "ped2-lite") -> Path:
     if not (path / "model.pt").is_file():
         raise MNADError(f"{path}: no committed model here; run the notebooks from a clone")
     return path
+
+
+def run_natively(code: str, spec: dict[str, Any], what: str) -> str:
+    """Run ``python -c code json(spec)`` in a child process with this machine's own kernels
+    (the portable mode's pins taken out of its environment); its stdout. A failure raises
+    a one-line :class:`MNADError` starting with ``what``."""
+    import os
+    import subprocess
+    import sys
+
+    from mnad_lite.engine import portable
+
+    pinned = set(portable.ENVIRONMENT) | {portable.SWITCH}
+    env = {k: v for k, v in os.environ.items() if k not in pinned}
+    command = [sys.executable, "-c", code, json.dumps(spec)]
+    done = subprocess.run(command, env=env, capture_output=True, text=True)
+    if done.returncode != 0:
+        last = (done.stderr.strip().splitlines() or ["no message"])[-1]
+        raise MNADError(f"{what} failed: {last}")
+    return done.stdout
+
+
+_NATIVE_EVALUATION = """
+import json, sys
+from mnad_lite.data import open_dataset
+spec = json.loads(sys.argv[1])
+data = open_dataset(spec["data"])
+data.train, data.test = data.train[: spec["videos"]], data.test[: spec["videos"]]
+if spec["alerts"]:
+    from mnad_lite.alerts.evaluation import evaluate
+else:
+    from mnad_lite import evaluate
+evaluate(spec["run"], data, device="cpu", progress=False, out=spec["out"], **spec["options"])
+"""
+
+
+def evaluate_natively(
+    run: str | Path,
+    data: str | Path,
+    out: str | Path,
+    videos: int | None = None,
+    alerts: bool = False,
+    **options: Any,
+) -> dict[str, Any]:
+    """Evaluate a trained run in a child process with this machine's own kernels, and
+    return its ``eval.json``.
+
+    The course's portable mode is for the runs the notebooks train and check to the last
+    digit; a notebook process stays portable from its first cell, and its baseline kernels
+    score about 6x slower. A run trained elsewhere, such as the committed Ped2 model
+    (trained and packaged natively), is scored as a learner's ``python -m mnad_lite
+    evaluate`` would: natively, on every core.
+
+    Args:
+        run, data, out: the run folder, the dataset root and the output folder.
+        videos: keep the first ``videos`` training and test videos (None: all).
+        alerts: :func:`mnad_lite.alerts.evaluation.evaluate` (calibration, online score,
+            threshold) instead of :func:`mnad_lite.evaluate`; ``options`` go to it.
+    """
+    spec = {"run": str(run), "data": str(data), "out": str(out), "videos": videos}
+    run_natively(
+        _NATIVE_EVALUATION,
+        {**spec, "alerts": alerts, "options": options},
+        f"evaluating {run} on {data}",
+    )
+    return json.loads((Path(out) / "eval.json").read_text())
 
 
 def course_time(notebook: str, start: str | Path = ".") -> str:

@@ -137,16 +137,6 @@ def test_an_interrupted_training_leaves_no_run(cache, quick_data, monkeypatch):
     assert list((cache / "runs").iterdir()) == []
 
 
-def test_ped2_results(tmp_path):
-    assert course.ped2_results(tmp_path) is None
-    (tmp_path / "summary.json").write_text("{not json")
-    assert course.ped2_results(tmp_path) is None
-    summary = {"preset": "lite", "rows": [{"variant": "memory", "frame_auc": 0.9}]}
-    (tmp_path / "summary.json").write_text(json.dumps(summary))
-    assert course.ped2_results(tmp_path) == summary
-    assert course.ped2_results(tmp_path / "summary.json") == summary
-
-
 def test_markdown_table():
     rows = [{"variant": "memory", "auc": 91.234}, {"variant": "none", "auc": None}]
     assert course.markdown_table(rows).splitlines() == [

@@ -28,6 +28,14 @@ def test_the_readme_states_the_measured_totals():
     assert f"({total_minutes('cached')} minutes in all" in readme
 
 
+def test_the_course_page_states_the_measured_totals_and_no_typed_times_per_notebook():
+    page = " ".join((ROOT / "docs" / "course.md").read_text().split())
+    first, cached = total_minutes("first_run"), total_minutes("cached")
+    assert f"course took {first} minutes from an empty cache" in page
+    assert f"and {cached} minutes once the runs were cached" in page
+    assert f"({TIMINGS['first_run']['date']})" in page
+
+
 def test_each_setup_cell_prints_its_own_time():
     for name in NOTEBOOKS:
         line = course_time(name, ROOT)
