@@ -13,8 +13,8 @@ Implementations, timed interleaved in this one process on the same inputs:
   MSE and triplet losses on gathered ``[N, C]`` items), NCHW input as in their network;
 * ``reference``: mnad_lite's vectorised memory with ``F.normalize`` and autograd
   (``FusedMemory.fused_normalize = False``, the default), channels-last input as in training;
-* ``mnad_lite``: the opt-in fast path (normalisation with a fused backward, ``||q||^2``
-  known), building the same ``concat(q, p̂)`` decoder input as the authors;
+* ``mnad_lite``: the opt-in fast path (normalisation with a fused backward), building
+  the same ``concat(q, p̂)`` decoder input as the authors;
 * ``mnad_lite, w only``: the fast path without building ``concat(q, p̂)``: what
   :class:`mnad_lite.model.MNAD` runs with ``fused_read``, whose decoder applies its
   first conv to q and the read weights (``benchmarks/fused.py: read_conv``). Its output is not the

@@ -55,6 +55,10 @@ def test_the_headline_numbers_are_those_of_the_committed_files():
     ):
         assert fragment in text, fragment
     assert "no difference this study can detect" in (ROOT / "docs/results.md").read_text()
+    results = " ".join((ROOT / "docs/results.md").read_text().split())
+    assert f"frame AUC {100 * course['frame_auc']:.1f} % with the paper's protocol" in results
+    assert f"course reference run's, {100 * course['frame_auc']:.2f} %" in text
+    assert f"per-video min-max (paper) : {100 * course['frame_auc']:.2f} %" in text
 
 
 def test_every_relative_link_of_the_readme_and_docs_resolves():
