@@ -48,7 +48,7 @@ from mnad_lite.engine.results import write_json
 #: The full (not quick) course configuration: the lite architecture on 48x72 frames, 3
 #: epochs of 150 steps. Sized so that the whole course, trained in the portable mode from an
 #: empty cache, takes at most 30 minutes on 2 cores (``notebooks/timings.json``); at 64x96
-#: and 600 steps (the place study's recipe, which notebook 07 keeps) it took 52, for about
+#: and 600 steps (the place study's recipe) it took 52, for about
 #: the same frame AUC (72.9 against 72.9 with the paper's protocol, seed 0, measured
 #: 2026-12-06; PSNR alone 79.0 against 81.7).
 COURSE_OVERRIDES: dict[str, Any] = {
