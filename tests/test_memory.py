@@ -458,3 +458,37 @@ def test_update_weights_and_the_hinge_per_query_follow_eqs_3_and_11_to_13():
         separateness_hinge(q, p, 0.5), d_pos - d_neg + 0.5, atol=1e-5, rtol=0
     )
     assert torch.allclose(separateness_hinge(q, p).clamp_min(0).mean(), separateness_loss(q, p))
+
+
+def test_nearest_second_and_per_query_distance_follow_eqs_11_13_and_the_term_of_10_15(qp):
+    """Each query's nearest item p (Eq. 11), second-nearest n (Eq. 13) and distance term,
+    against loops over the items; the read of Eq. 2 from given weights."""
+    from mnad_lite.memory import query_distance, read_items, read_weights, second_nearest_items
+
+    queries, items = qp
+    q, p = as_lists(queries), as_lists(items)
+    nearest, second, code, paper = [], [], [], []
+    for qk in q:
+        order = sorted(range(len(p)), key=lambda m: (-dot(qk, p[m]), m))  # ties: lowest index
+        nearest.append(order[0])
+        second.append(order[1])
+        diff = [a - b for a, b in zip(qk, p[order[0]], strict=True)]
+        code.append(sum(d * d for d in diff) / len(diff))
+        paper.append(math.sqrt(sum(d * d for d in diff)))
+    assert nearest_items(queries, items).tolist() == nearest
+    assert second_nearest_items(queries, items).tolist() == second
+    torch.testing.assert_close(
+        query_distance(queries, items).double(),
+        torch.tensor(code, dtype=torch.float64),
+        atol=ATOL,
+        rtol=0,
+    )
+    torch.testing.assert_close(
+        query_distance(queries, items, "paper").double(),
+        torch.tensor(paper, dtype=torch.float64),
+        atol=ATOL,
+        rtol=0,
+    )
+    torch.testing.assert_close(
+        read_items(read_weights(queries, items), items), read(queries, items)
+    )

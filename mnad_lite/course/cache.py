@@ -48,9 +48,10 @@ from mnad_lite.engine.results import write_json
 #: The full (not quick) course configuration: the lite architecture on 48x72 frames, 3
 #: epochs of 150 steps. Sized so that the whole course, trained in the portable mode from an
 #: empty cache, takes at most 30 minutes on 2 cores (``notebooks/timings.json``); at 64x96
-#: and 600 steps (the place study's recipe) it took 52, for about
-#: the same frame AUC (72.9 against 72.9 with the paper's protocol, seed 0, measured
-#: 2026-12-06; PSNR alone 79.0 against 81.7).
+#: and 600 steps (the place study's recipe) it took 52, for the same frame AUC at seed 0
+#: (paper protocol 72.88 here against 72.86 for ``course_config(False, size=(64, 96),
+#: max_steps=200)`` through :func:`cached_run` and :func:`cached_report`, measured
+#: 2026-12-06; PSNR alone 78.95 against 81.65).
 COURSE_OVERRIDES: dict[str, Any] = {
     "size": (48, 72),
     "width": 16,

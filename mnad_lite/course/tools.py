@@ -285,7 +285,7 @@ def committed_model(name: str = "ped2-lite") -> Path:
     return path
 
 
-def run_natively(code: str, spec: dict[str, Any], what: str) -> str:
+def run_natively(code: str, spec: Any, what: str) -> str:
     """Run ``python -c code json(spec)`` in a child process with this machine's own kernels
     (the portable mode's pins taken out of its environment); its stdout. A failure raises
     a one-line :class:`MNADError` starting with ``what``."""

@@ -144,3 +144,52 @@ def test_the_committed_model_and_ped2_are_found_or_named(monkeypatch, tmp_path):
     (fake / "testing" / "frames").mkdir(parents=True)
     monkeypatch.setenv("MNAD_PED2", str(fake))
     assert find_ped2(tmp_path) == fake
+
+
+# --- the native child process of notebooks 04, 05 and 08 -------------------------------------
+
+
+def test_run_natively_drops_the_portable_pins_and_names_a_failure(monkeypatch):
+    import json
+
+    from mnad_lite.course.tools import run_natively
+    from mnad_lite.engine import portable
+
+    monkeypatch.setenv("ATEN_CPU_CAPABILITY", "default")  # what portable.enable() leaves
+    monkeypatch.setenv(portable.SWITCH, "portable")
+    code = (
+        "import json, os, sys; "
+        "print(json.dumps({k: os.environ.get(k) for k in json.loads(sys.argv[1])}))"
+    )
+    names = [*portable.ENVIRONMENT, portable.SWITCH]
+    assert json.loads(run_natively(code, names, "env")) == dict.fromkeys(names)
+    with pytest.raises(MNADError, match=r"^boom failed: ValueError: bad$"):
+        run_natively("raise ValueError('bad')", {}, "boom")
+
+
+def test_evaluate_natively_returns_what_evaluate_writes(quick_run, quick_data, tmp_path):
+    import json
+
+    from mnad_lite.course import evaluate_natively
+
+    report = evaluate_natively(quick_run, quick_data, tmp_path / "out", videos=1, figures=False)
+    assert report == json.loads((tmp_path / "out" / "eval.json").read_text())
+    assert report["videos"] == 1 and 0 <= report["frame_auc"] <= 1
+    alerts = evaluate_natively(
+        quick_run,
+        quick_data,
+        tmp_path / "a",
+        videos=1,
+        alerts=True,
+        threshold="auto",
+        figures=False,
+    )
+    assert "alarms" in alerts and alerts["calibration"]["frames"] > 0
+
+
+def test_training_speed_natively_times_the_same_steps(quick_data):
+    from mnad_lite.course.tools import training_speed
+
+    speed = training_speed(course_config(True), quick_data, steps=1, warmup=1, native=True)
+    assert speed["steps"] == 1 and speed["seconds_per_step"] > 0
+    assert speed["steps_per_second"] == pytest.approx(1 / speed["seconds_per_step"])
