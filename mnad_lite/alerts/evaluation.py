@@ -36,7 +36,7 @@ from mnad_lite.alerts.localization import (
     truth_from_masks,
 )
 from mnad_lite.alerts.online import online_score
-from mnad_lite.data.frames import video_fps
+from mnad_lite.data.video import video_fps
 from mnad_lite.engine.evaluation import (
     TestRun,
     describe,

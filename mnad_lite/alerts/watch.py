@@ -51,7 +51,8 @@ from mnad_lite.alerts.calibration import (
     parse_threshold,
 )
 from mnad_lite.alerts.online import online_score
-from mnad_lite.data.frames import convert_frame, open_capture, resize
+from mnad_lite.data.frames import resize
+from mnad_lite.data.video import convert_frame, open_capture
 from mnad_lite.engine.inference import load_run, prepare, score_clips
 from mnad_lite.errors import ConfigError, DataError
 from mnad_lite.files import write_json

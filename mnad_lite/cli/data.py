@@ -71,6 +71,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def cmd_synth(args: argparse.Namespace) -> int:
     from mnad_lite.data import synthetic
     from mnad_lite.data.layouts import open_dataset
+    from mnad_lite.data.picture import preview
 
     tic = time.perf_counter()
     out = synthetic.generate(args.out, args.preset, args.seed, args.overwrite)
@@ -82,7 +83,7 @@ def cmd_synth(args: argparse.Namespace) -> int:
         f"in {time.perf_counter() - tic:.1f} s (preset {args.preset}, seed {args.seed})"
     )
     if args.preview:
-        print(f"preview: {synthetic.preview(out, args.preview)}")
+        print(f"preview: {preview(out, args.preview)}")
     return 0
 
 

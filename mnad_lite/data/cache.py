@@ -1,19 +1,16 @@
 """Decoding each video once: one uint8 ``[T, H, W, C]`` ``.npy`` file per (video, size,
 channels), read back memory-mapped.
 
-The first use of a video at a size decodes all its frames into
+The first use of a video at a size decodes it into
 ``CACHE/frames/<name>-<H>x<W>x<C>-<key>.npy`` (a temporary file renamed into place, under
 a lock file, so a reader never sees half a file and two processes never decode the same
-video); every later use, in this process or another (DataLoader workers, a second
-training), maps that file with ``np.load(mmap_mode="r")``. Memory stays bounded whatever
-the dataset's size: mapped pages belong to the operating system's page cache, which the
-kernel shares between processes and evicts under pressure. The disk holds the decoded
-frames once (a 54 GB dataset at 256x256 RGB needs about as much free space).
+video); every later use, in any process, maps that file. Memory stays bounded whatever the
+dataset's size (mapped pages are the kernel's to share and evict); the disk holds the
+decoded frames once (a 54 GB dataset at 256x256 RGB needs about as much free space).
 
 ``CACHE`` is ``$MNAD_CACHE``, else ``~/.cache/mnad_lite``: never beside the dataset, which
-may be read-only. The key holds the source's path and a signature of its files (names,
-sizes, modification times), so an edited video is decoded again, never served stale.
-Arrays handed out are read-only: copy before editing.
+may be read-only. The key holds the source's path and its files' names, sizes and
+modification times, so an edited video is decoded again. Arrays handed out are read-only.
 """
 
 from __future__ import annotations
@@ -29,13 +26,7 @@ from typing import Any
 import numpy as np
 from filelock import FileLock
 
-from mnad_lite.data.frames import (
-    FrameSource,
-    check_channels,
-    check_size,
-    decode_images,
-    decode_video,
-)
+from mnad_lite.data.frames import FrameSource, check_channels, check_size, decode_images
 from mnad_lite.errors import DataError
 from mnad_lite.files import atomic_write
 
@@ -163,6 +154,8 @@ class FrameCache:
             if video.frame_paths:
                 decode_images(video.frame_paths, (h, w), channels, video.frame_size, out=out)
             else:
+                from mnad_lite.data.video import decode_video
+
                 decode_video(video.source, (h, w), channels, video.num_frames, out=out)
             out.flush()
             del out

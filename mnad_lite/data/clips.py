@@ -2,8 +2,8 @@
 
 For prediction (t_length = 5) the first 4 frames are the input and the 5th is the target
 I_t; for reconstruction (t_length = 1) every frame is its own clip. A clip is indexed by
-the position of its video and the index t of its **last** frame, the frame that is
-predicted and scored, so clip labels are simply ``video.labels[t]``.
+its video and the index t of its **last** frame, the one predicted and scored, so its
+label is ``video.labels[t]``.
 """
 
 from __future__ import annotations
@@ -23,11 +23,8 @@ from mnad_lite.errors import ConfigError, DataError
 class ClipDataset(Dataset):
     """All clips of t_length consecutive frames, resized and scaled to [-1, 1].
 
-    Construction decodes nothing (frame counts come from the videos' file lists or
-    headers); an item's frames come from the frame cache (:mod:`.cache`), which decodes a
-    video once, on first use, into a memory-mapped file: later items, epochs, runs and
-    DataLoader workers read that file, so memory stays bounded whatever the dataset's size.
-    :meth:`preload` decodes every video up front.
+    Construction decodes nothing; items read their frames from the frame cache
+    (:mod:`.cache`, each video decoded once, on first use, or up front by :meth:`preload`).
 
     Args:
         videos: the videos to cut into clips (their order defines ``index[:, 0]``).

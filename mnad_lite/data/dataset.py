@@ -1,9 +1,7 @@
-"""The dataset abstraction every layout loads into: videos, frame labels, masks, events.
-
-An :class:`AnomalyDataset` holds two lists of :class:`Video` (``train`` holds normal
-activity only, ``test`` holds videos with ground truth). A video knows its frame count and
-size without decoding anything; :meth:`Video.frames` and :meth:`Video.frame` decode through
-the frame cache (:mod:`.frames`) into uint8 [T, H, W, C] and [H, W, C].
+"""The dataset every layout loads into: an :class:`AnomalyDataset` of :class:`Video`
+objects with their frame labels and masks, and the synthetic data's events (:class:`Event`).
+A video knows its frame count and size without decoding anything; its frames come from
+:mod:`.cache`.
 """
 
 from __future__ import annotations
@@ -100,11 +98,9 @@ class Video:
         channels: int = 3,
         cache: _cache.FrameCache | None = None,
     ) -> np.ndarray:
-        """All frames, uint8 [T, H, W, channels] (read-only, memory-mapped), through the
-        frame cache (:mod:`.cache`: decoded once per size).
+        """All frames, uint8 [T, H, W, channels], read-only, from the frame cache.
 
-        ``size`` = (H, W) resizes (None: the source size); channels = 3 gives RGB (gray
-        sources become 3 equal channels), channels = 1 gray.
+        ``size`` = (H, W) resizes (None: the source size); channels 3 = RGB, 1 = gray.
         """
         cache = cache if cache is not None else _cache.default_cache()
         return cache.video(self, size, channels)
@@ -124,7 +120,9 @@ class Video:
         """Decode every frame now, bypassing the cache: uint8 [T, H, W, channels]."""
         if self.frame_paths:
             return _frames.decode_images(self.frame_paths, size, channels, self.frame_size)
-        return _frames.decode_video(self.source, size, channels, self.num_frames)
+        from mnad_lite.data.video import decode_video
+
+        return decode_video(self.source, size, channels, self.num_frames)
 
     def masks(self, size: tuple[int, int] | None = None) -> np.ndarray | None:
         """Pixel masks of the anomalies, bool [T, H, W] (size = (H, W) or the frame size)."""

@@ -1,8 +1,9 @@
-"""Decoding frames: image sequences and video files, resized, as uint8 ``[T, H, W, C]``.
+"""Decoding image sequences, resized, as uint8 ``[T, H, W, C]``.
 
 C = 3 is RGB (a grayscale source such as Ped2 becomes 3 equal channels, the authors'
 convention), C = 1 is gray. A frame that cannot be read is a one-line DataError naming
-its file. Each video is decoded once per size and kept on disk by :mod:`.cache`.
+its file. Video files are decoded by :mod:`.video`; each video is decoded once per size
+and kept on disk by :mod:`.cache`.
 """
 
 from __future__ import annotations
@@ -22,8 +23,6 @@ from mnad_lite.errors import ConfigError, DataError
 
 #: Extensions of the image files that count as frames (compared lower-case).
 IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff")
-#: Extensions of the video files that count as videos (compared lower-case).
-VIDEO_EXTS = (".avi", ".mp4", ".mov", ".mkv", ".m4v", ".mpg", ".mpeg", ".wmv")
 
 
 def natural_key(name: str) -> tuple:
@@ -79,25 +78,6 @@ def _hw(shape: tuple[int, ...]) -> str:
     return f"{shape[0]}x{shape[1]}"
 
 
-def decode_frame(
-    path: Path,
-    size: tuple[int, int] | None,
-    channels: int,
-    frame_size: tuple[int, int] | None = None,
-) -> np.ndarray:
-    """Decode and resize one image: uint8 [H, W, channels].
-
-    ``frame_size`` (H, W) is the size the source must have; another size is a DataError
-    naming the file.
-    """
-    img = read_image(path, channels)
-    if frame_size is not None and img.shape[:2] != tuple(frame_size):
-        raise DataError(
-            f"{path}: frame is {_hw(img.shape)} but the video's frames are {_hw(frame_size)}"
-        )
-    return resize(img, size)
-
-
 def decode_images(
     paths: Sequence[Path],
     size: tuple[int, int] | None,
@@ -132,106 +112,8 @@ def decode_images(
             load(i)
     else:  # OpenCV releases the GIL while decoding, so threads help
         with ThreadPoolExecutor(workers) as pool:
-            for _ in pool.map(load, range(len(paths))):
-                pass
+            list(pool.map(load, range(len(paths))))
     return out
-
-
-def open_capture(path: Path) -> cv2.VideoCapture:
-    """Open a video file with OpenCV, or raise DataError naming it."""
-    if not Path(path).is_file():
-        raise DataError(f"{path}: no such video file")
-    cap = cv2.VideoCapture(str(path))
-    if not cap.isOpened():
-        cap.release()
-        raise DataError(f"{path}: cannot be read as a video (OpenCV could not open it)")
-    return cap
-
-
-def probe_video(path: Path) -> tuple[int, tuple[int, int]]:
-    """Frame count and (H, W) of a video file from its header (decodes one frame at most)."""
-    cap = open_capture(path)
-    try:
-        count = int(round(cap.get(cv2.CAP_PROP_FRAME_COUNT)))
-        hw = int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT)), int(cap.get(cv2.CAP_PROP_FRAME_WIDTH))
-        ok, frame = cap.read()
-        if not ok:
-            raise DataError(f"{path}: cannot be read as a video (no frame decodes)")
-        if hw[0] <= 0 or hw[1] <= 0:
-            hw = frame.shape[:2]
-        if count <= 0:  # header without a frame count: count by grabbing
-            count = 1
-            while cap.grab():
-                count += 1
-        return count, hw
-    finally:
-        cap.release()
-
-
-def convert_frame(bgr: np.ndarray, channels: int) -> np.ndarray:
-    """A frame as OpenCV decodes it from a video (BGR [H, W, 3]) -> RGB [H, W, 3] or
-    gray [H, W, 1], the convention of every decoded frame here."""
-    if channels == 1:
-        return cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)[..., None]
-    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-
-
-def video_fps(path: Path) -> float | None:
-    """Frames per second from a video file's header, or None when it does not say."""
-    cap = open_capture(path)
-    try:
-        fps = float(cap.get(cv2.CAP_PROP_FPS))
-    finally:
-        cap.release()
-    return fps if np.isfinite(fps) and 0 < fps < 1000 else None
-
-
-def _convert(bgr: np.ndarray, size: tuple[int, int] | None, channels: int) -> np.ndarray:
-    """A decoded BGR video frame as uint8 [H, W, channels], RGB or gray, resized."""
-    return resize(convert_frame(bgr, channels), size)
-
-
-def _count_error(path: Path, num_frames: int, decoded: int | None) -> DataError:
-    got = "more" if decoded is None else str(decoded)
-    return DataError(f"{path}: header says {num_frames} frames but {got} decode")
-
-
-def decode_video(
-    path: Path,
-    size: tuple[int, int] | None,
-    channels: int,
-    num_frames: int | None = None,
-    out: np.ndarray | None = None,
-) -> np.ndarray:
-    """Decode a video file into uint8 [T, H, W, channels], RGB or gray (into ``out`` if given).
-
-    ``num_frames`` is the count the dataset announced (from the header); a file that
-    decodes to another count is a DataError, since labels were matched to that count.
-    ``out`` (shape [num_frames, H, W, channels]) requires ``num_frames``.
-    """
-    cap = open_capture(path)
-    frames: list[np.ndarray] = []
-    count = 0
-    try:
-        while True:
-            ok, bgr = cap.read()
-            if not ok:
-                break
-            img = _convert(bgr, size, channels)
-            if out is None:
-                frames.append(img)
-            elif count < len(out):
-                out[count] = img
-            count += 1
-            if out is not None and count > len(out):
-                break
-    finally:
-        cap.release()
-    if count == 0:
-        raise DataError(f"{path}: cannot be read as a video (no frame decodes)")
-    if num_frames is not None and count != num_frames:
-        raise _count_error(path, num_frames, None if count > num_frames else count)
-    return np.stack(frames) if out is None else out
 
 
 def files_signature(paths: Sequence[Path]) -> str:

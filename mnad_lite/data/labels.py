@@ -1,63 +1,31 @@
-"""Ground truth: frame labels and pixel masks, from every format in circulation.
+"""Ground truth in the native layout: frame labels and pixel masks.
 
-Frame labels: uint8 0/1 ``[T]`` per test video (1 = anomalous), the first of these found
-(:func:`find_labels`):
+Frame labels are uint8 0/1 ``[T]`` per test video (1 = anomalous), from
+``ROOT/testing/labels.csv``: the project's own, human-editable format, one anomalous
+interval per row, **0-based inclusive** indices in sorted-file order (``video,start,end``
+then rows such as ``01,60,179``); test videos without a row are normal throughout. Without
+it, the public benchmarks' label files are looked for (:mod:`.benchmark_labels`).
 
-1. ``ROOT/testing/labels.csv``: the project's own, human-editable format, one anomalous
-   interval per row, **0-based inclusive** indices in sorted-file order (``video,start,end``
-   then rows such as ``01,60,179``); test videos without a row are normal throughout.
-2. ``ROOT/*.mat``, a ``gt`` cell of 1-based [start; end] ranges per video (``ped2.mat``).
-3. A UCSD ``.m`` file (``UCSDped2.m``): one ``gt_frame = [61:180];`` line per test video
-   (1-based inclusive; ``[1:146, 150:160]`` too).
-4. ``frame_labels_*.npy``: all test videos concatenated, (N,) or (1, N) (the authors' files).
-5. ``ROOT/testing/test_frame_mask/<video>.npy`` (ShanghaiTech), one [T] array per video.
-
-Pixel masks (bool [T, H, W] per video): ``testing/masks/<video>/<frame>.png`` (native),
-``Test0xx_gt/*.bmp`` (UCSD), ``testing/test_pixel_mask/<video>.npy`` (ShanghaiTech) or
-Avenue's ``<n>_label.mat`` (``volLabel``, which also gives its labels).
+Pixel masks, bool ``[T, H, W]`` per video, loaded on first use:
+``testing/masks/<video>/<frame>.png`` (0 = background; no file = no anomaly).
 """
 
 from __future__ import annotations
 
 import csv
-import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import cv2
 import numpy as np
-import scipy.io
 
-from mnad_lite.data.frames import IMAGE_EXTS, natural_key
+from mnad_lite.data.frames import IMAGE_EXTS
 from mnad_lite.errors import DataError
 
 Labels = list[np.ndarray]
+MaskLoader = Callable[[], np.ndarray]
 
 
-def ranges_to_labels(
-    ranges: Sequence[tuple[int, int]], num_frames: int, one_based: bool, where: str
-) -> np.ndarray:
-    """uint8 [num_frames] with 1 inside every inclusive (start, end) range."""
-    labels = np.zeros(num_frames, dtype=np.uint8)
-    base = 1 if one_based else 0
-    for start, end in ranges:
-        s, e = int(start) - base, int(end) - base
-        if s < 0 or e < s or e >= num_frames:
-            raise DataError(
-                f"{where}: range {start}-{end} is outside frames {base}..{num_frames - 1 + base}"
-            )
-        labels[s : e + 1] = 1
-    return labels
-
-
-def _check_count(path: Path, what: str, found: int, names: Sequence[str]) -> None:
-    if found != len(names):
-        raise DataError(
-            f"{path}: {what} has {found} entries but there are {len(names)} test videos"
-        )
-
-
-# ---------------------------------------------------------------------------- labels.csv
 def read_labels_csv(path: Path, names: Sequence[str], counts: Sequence[int]) -> Labels:
     """Labels from a ``video,start,end`` CSV of 0-based inclusive anomalous intervals."""
     labels = [np.zeros(n, dtype=np.uint8) for n in counts]
@@ -101,225 +69,28 @@ def read_labels_csv(path: Path, names: Sequence[str], counts: Sequence[int]) -> 
     return labels
 
 
-# ---------------------------------------------------------------------------- .mat gt
-def mat_variables(path: Path) -> list[str]:
-    """Names of the variables in a .mat file, without loading them."""
-    try:
-        return [name for name, _, _ in scipy.io.whosmat(str(path))]
-    except NotImplementedError:
-        raise DataError(f"{path}: MATLAB v7.3 (HDF5) files are not supported") from None
-    except Exception as err:  # scipy raises several types for non-MAT input
-        raise DataError(f"{path}: not a readable MATLAB .mat file ({err})") from None
-
-
-def _load_mat(path: Path, variable: str) -> np.ndarray:
-    try:
-        data = scipy.io.loadmat(str(path), variable_names=[variable])
-    except Exception as err:
-        raise DataError(f"{path}: not a readable MATLAB .mat file ({err})") from None
-    if variable not in data:
-        found = ", ".join(mat_variables(path)) or "nothing"
-        raise DataError(f"{path}: no variable {variable!r} (found: {found})")
-    return data[variable]
-
-
-def _gt_ranges(entry: np.ndarray, where: str) -> list[tuple[int, int]]:
-    e = np.asarray(entry)
-    if e.dtype == object:
-        e = np.asarray(e.tolist())
-    if e.size == 0:
-        return []
-    e = e.astype(np.int64)  # the real ped2.mat stores uint8: no arithmetic on it
-    if e.ndim == 1 and e.size == 2:
-        e = e.reshape(2, 1)
-    if e.ndim == 2 and e.shape[0] != 2 and e.shape[1] == 2:
-        e = e.T
-    if e.ndim != 2 or e.shape[0] != 2:
-        raise DataError(f"{where}: expected [start; end] rows, found shape {e.shape}")
-    return [(int(s), int(t)) for s, t in zip(e[0], e[1], strict=True)]
-
-
-def read_mat_gt(path: Path, names: Sequence[str], counts: Sequence[int]) -> Labels:
-    """Labels from a .mat ``gt`` cell: one 2xK array of 1-based [start; end] per video.
-
-    ``scipy.io.loadmat`` returns the real ``ped2.mat`` ``gt`` as an object array of shape
-    (1, 12) whose entries are uint8 arrays of shape (2, 1).
-    """
-    gt = _load_mat(path, "gt")
-    if gt.dtype == object:
-        entries = list(gt.ravel())
-    elif gt.ndim == 3:  # numeric (V, 2, K): every video had the same number of ranges
-        entries = list(gt)
-    else:  # a single video's (2, K)
-        entries = [gt]
-    _check_count(path, "gt", len(entries), names)
-    return [
-        ranges_to_labels(
-            _gt_ranges(e, f"{path}: gt of video {name}"), n, True, f"{path}: gt of video {name}"
-        )
-        for e, name, n in zip(entries, names, counts, strict=True)
-    ]
-
-
-# ---------------------------------------------------------------------------- UCSD .m
-_GT_FRAME = re.compile(r"gt_frame\s*=\s*\[([^\]]*)\]")
-
-
-def _parse_matlab_ranges(body: str, where: str) -> list[tuple[int, int]]:
-    ranges = []
-    for token in re.split(r"[,;\s]+", body.strip()):
-        if not token:
-            continue
-        parts = token.split(":")
-        try:
-            nums = [int(p) for p in parts]
-        except ValueError:
-            raise DataError(f"{where}: cannot read {token!r} as a frame range") from None
-        if len(nums) == 1:
-            ranges.append((nums[0], nums[0]))
-        elif len(nums) == 2:
-            ranges.append((nums[0], nums[1]))
-        elif len(nums) == 3 and nums[1] == 1:  # start:1:end
-            ranges.append((nums[0], nums[2]))
-        elif len(nums) == 3:  # start:step:end, rare: single frames
-            ranges.extend((f, f) for f in range(nums[0], nums[2] + 1, nums[1]))
-        else:
-            raise DataError(f"{where}: cannot read {token!r} as a frame range")
-    return ranges
-
-
-def ucsd_m_entries(path: Path) -> list[str] | None:
-    """The bodies of the ``gt_frame = [...]`` lines of a .m file (None if it has none)."""
-    try:
-        text = path.read_text(encoding="utf-8", errors="replace")
-    except OSError as err:
-        raise DataError(f"{path}: cannot be read ({err})") from None
-    lines = [line.split("%", 1)[0] for line in text.splitlines()]  # drop MATLAB comments
-    bodies = [m.group(1) for line in lines for m in _GT_FRAME.finditer(line)]
-    return bodies or None
-
-
-def read_ucsd_m(path: Path, names: Sequence[str], counts: Sequence[int]) -> Labels:
-    """Labels from a UCSD ``.m`` file: ``gt_frame = [61:180];`` lines, 1-based inclusive."""
-    bodies = ucsd_m_entries(path)
-    if bodies is None:
-        raise DataError(f"{path}: no gt_frame lines")
-    _check_count(path, "gt_frame", len(bodies), names)
-    out = []
-    for body, name, n in zip(bodies, names, counts, strict=True):
-        where = f"{path}: gt_frame of video {name}"
-        out.append(ranges_to_labels(_parse_matlab_ranges(body, where), n, True, where))
-    return out
-
-
-# ---------------------------------------------------------------------------- .npy
-def _binary(arr: np.ndarray, path: Path) -> np.ndarray:
-    if arr.dtype == bool:
-        return arr.astype(np.uint8)
-    if not np.isin(arr, (0, 1)).all():
-        raise DataError(f"{path}: labels must be 0 or 1")
-    return arr.astype(np.uint8)
-
-
-def _load_npy(path: Path, mmap: bool = False) -> np.ndarray:
-    try:
-        return np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
-    except (OSError, ValueError) as err:
-        raise DataError(f"{path}: not a readable .npy file ({err})") from None
-
-
-def read_frame_labels_npy(path: Path, names: Sequence[str], counts: Sequence[int]) -> Labels:
-    """Labels from one array of all test videos concatenated, shape (N,) or (1, N)."""
-    arr = _load_npy(path)
-    if arr.ndim == 2 and 1 in arr.shape:
-        arr = arr.reshape(-1)
-    if arr.ndim != 1:
-        raise DataError(f"{path}: expected shape (N,) or (1, N), found {arr.shape}")
-    total = int(sum(counts))
-    if arr.size != total:
-        raise DataError(
-            f"{path}: {arr.size} labels but the {len(names)} test videos have {total} frames"
-        )
-    labels = _binary(arr, path)
-    bounds = np.cumsum([0, *counts])
-    return [labels[a:b].copy() for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
-
-
-def read_frame_mask_dir(folder: Path, names: Sequence[str], counts: Sequence[int]) -> Labels:
-    """ShanghaiTech labels: ``folder/<video>.npy``, one [T] 0/1 array per test video."""
-    out = []
-    for name, n in zip(names, counts, strict=True):
-        path = folder / f"{name}.npy"
-        if not path.is_file():
-            raise DataError(f"{path}: missing (no frame labels for test video {name})")
-        arr = _load_npy(path).reshape(-1)
-        if arr.size != n:
-            raise DataError(f"{path}: {arr.size} labels but video {name} has {n} frames")
-        out.append(_binary(arr, path))
-    return out
-
-
-# ---------------------------------------------------------------------------- search
-def _rel(path: Path, root: Path) -> str:
-    try:
-        return path.relative_to(root).as_posix()
-    except ValueError:
-        return str(path)
-
-
-def _unique_files(dirs: Sequence[Path], pattern: str) -> list[Path]:
-    seen: dict[Path, None] = {}
-    for d in dirs:
-        if d.is_dir():
-            for p in sorted(d.glob(pattern), key=lambda q: natural_key(q.name)):
-                if p.is_file():
-                    seen.setdefault(p, None)
-    return list(seen)
-
-
 def find_labels(
     root: Path,
     names: Sequence[str],
     counts: Sequence[int],
     search_dirs: Sequence[Path] = (),
 ) -> tuple[str | None, Labels | None]:
-    """Find the test labels (first match of the order in the module docstring).
+    """The test labels: ``testing/labels.csv``, else the benchmarks' files (``search_dirs``:
+    see :func:`~mnad_lite.data.benchmark_labels.find_benchmark_labels`).
 
-    ``search_dirs`` are the folders looked in for .mat, .m and frame_labels_*.npy files
-    (besides root and root/testing). Returns (source relative to root, labels per video)
-    or (None, None) when no source exists.
+    Returns (source relative to root, labels per video), or (None, None) when there is no
+    source; DataError for an unusable one.
     """
-    root = Path(root)
-    dirs = [root, root / "testing", *search_dirs]
-    path = root / "testing" / "labels.csv"
+    path = Path(root) / "testing" / "labels.csv"
     if path.is_file():
-        return _rel(path, root), read_labels_csv(path, names, counts)
-    mats = _unique_files(dirs, "*.mat")
-    if mats:
-        with_gt = [p for p in mats if "gt" in mat_variables(p)]
-        if not with_gt:
-            found = ", ".join(mat_variables(mats[0])) or "nothing"
-            raise DataError(f"{mats[0]}: no variable 'gt' of frame ranges (found: {found})")
-        return _rel(with_gt[0], root), read_mat_gt(with_gt[0], names, counts)
-    for path in _unique_files(dirs, "*.m"):
-        if ucsd_m_entries(path) is not None:
-            return _rel(path, root), read_ucsd_m(path, names, counts)
-    npys = _unique_files(dirs, "frame_labels_*.npy")
-    if npys:  # prefer frame_labels_<root name>.npy when several are present
-        named = [p for p in npys if p.stem.lower() == f"frame_labels_{root.name.lower()}"]
-        path = (named or npys)[0]
-        return _rel(path, root), read_frame_labels_npy(path, names, counts)
-    folder = root / "testing" / "test_frame_mask"
-    if folder.is_dir():
-        return _rel(folder, root), read_frame_mask_dir(folder, names, counts)
-    return None, None
+        return "testing/labels.csv", read_labels_csv(path, names, counts)
+    from mnad_lite.data.benchmark_labels import find_benchmark_labels
+
+    return find_benchmark_labels(Path(root), names, counts, search_dirs)
 
 
-# ---------------------------------------------------------------------------- masks
-MaskLoader = Callable[[], np.ndarray]
-
-
-def _read_mask(path: Path) -> np.ndarray:
+def read_mask(path: Path) -> np.ndarray:
+    """One mask image as bool [H, W] (True where not 0); DataError if it does not decode."""
     try:
         img = cv2.imdecode(np.fromfile(str(path), dtype=np.uint8), cv2.IMREAD_GRAYSCALE)
     except (OSError, cv2.error):
@@ -327,15 +98,6 @@ def _read_mask(path: Path) -> np.ndarray:
     if img is None:
         raise DataError(f"{path}: cannot be decoded as a mask image")
     return img > 0
-
-
-def _check_mask_shape(arr: np.ndarray, where: Path, n: int, hw: tuple[int, int]) -> np.ndarray:
-    if arr.ndim != 3 or arr.shape[0] != n:
-        raise DataError(f"{where}: masks have shape {arr.shape}, expected ({n}, H, W)")
-    if arr.shape[1:] != tuple(hw):
-        h, w = hw
-        raise DataError(f"{where}: masks are {arr.shape[1]}x{arr.shape[2]}, frames {h}x{w}")
-    return arr
 
 
 def png_mask_loader(folder: Path, frame_paths: Sequence[Path], hw: tuple[int, int]) -> MaskLoader:
@@ -347,7 +109,7 @@ def png_mask_loader(folder: Path, frame_paths: Sequence[Path], hw: tuple[int, in
         for t, frame in enumerate(frame_paths):
             path = files.get(frame.stem)
             if path is not None:
-                m = _read_mask(path)
+                m = read_mask(path)
                 if m.shape != tuple(hw):
                     raise DataError(
                         f"{path}: mask is {m.shape[0]}x{m.shape[1]}, frames are {hw[0]}x{hw[1]}"
@@ -356,45 +118,3 @@ def png_mask_loader(folder: Path, frame_paths: Sequence[Path], hw: tuple[int, in
         return out
 
     return load
-
-
-def ordered_mask_loader(folder: Path, n: int, hw: tuple[int, int]) -> MaskLoader:
-    """UCSD masks: the images of ``folder`` (``Test001_gt/001.bmp`` ...) in natural order."""
-
-    def load() -> np.ndarray:
-        files = sorted(
-            (
-                p
-                for p in folder.iterdir()
-                if p.suffix.lower() in IMAGE_EXTS and not p.name.startswith(".")
-            ),
-            key=lambda p: natural_key(p.name),
-        )
-        if len(files) != n:
-            raise DataError(f"{folder}: {len(files)} mask images for {n} frames")
-        return _check_mask_shape(np.stack([_read_mask(p) for p in files]), folder, n, hw)
-
-    return load
-
-
-def npy_mask_loader(path: Path, n: int, hw: tuple[int, int]) -> MaskLoader:
-    """ShanghaiTech masks: one [T, H, W] array per video."""
-
-    def load() -> np.ndarray:
-        return _check_mask_shape(_load_npy(path, mmap=True) != 0, path, n, hw)
-
-    return load
-
-
-def vol_label_masks(path: Path, n: int, hw: tuple[int, int]) -> np.ndarray:
-    """Avenue masks: ``volLabel`` of a ``<n>_label.mat`` (a 1xT cell of HxW arrays)."""
-    vol = _load_mat(path, "volLabel")
-    entries = list(vol.ravel()) if vol.dtype == object else list(np.moveaxis(vol, -1, 0))
-    if len(entries) != n:
-        raise DataError(f"{path}: volLabel has {len(entries)} masks but the video has {n} frames")
-    arr = np.stack([np.asarray(e) != 0 for e in entries])
-    return _check_mask_shape(arr, path, n, hw)
-
-
-def vol_label_loader(path: Path, n: int, hw: tuple[int, int]) -> MaskLoader:
-    return lambda: vol_label_masks(path, n, hw)

@@ -63,21 +63,14 @@ class Scene:
         # paving joints: lines along the walkway, and across it every tile
         ph = self.person_h
         for u in (0.33, 0.66):
-            cv2.line(
-                img,
-                (0, round(self.lane_y(0, u))),
-                (w, round(self.lane_y(w, u))),
-                146,
-                1,
-                cv2.LINE_AA,
-            )
+            left, right = (0, round(self.lane_y(0, u))), (w, round(self.lane_y(w, u)))
+            cv2.line(img, left, right, 146, 1, cv2.LINE_AA)
         x = 0.0
         while x < w:
             top_x, bot_x = self.edges(x)
             slant = 0.12 * (bot_x - top_x)
-            cv2.line(
-                img, (round(x + slant), round(top_x)), (round(x), round(bot_x)), 146, 1, cv2.LINE_AA
-            )
+            far, near = (round(x + slant), round(top_x)), (round(x), round(bot_x))
+            cv2.line(img, far, near, 146, 1, cv2.LINE_AA)
             x += 0.45 * ph * self.scale((top_x + bot_x) / 2)
         # curbs along both edges
         for y0, y1, val in ((self.top0, self.top1, 196), (self.bot0, self.bot1, 200)):
@@ -134,14 +127,9 @@ def person_prims(
             a = sign * 1.1
         else:
             a = -sign * 0.8 * swing * math.sin(phase) + facing * lean
-        hand = (shoulder[0] + arm * math.sin(a), shoulder[1] + 0.05 * s + arm * math.cos(a))
-        prims.append(
-            (
-                "line",
-                (_pt(shoulder[0], shoulder[1] + 0.05 * s), _pt(*hand), _thick(0.06 * s)),
-                look["body"],
-            )
-        )
+        joint = (shoulder[0], shoulder[1] + 0.05 * s)
+        hand = (joint[0] + arm * math.sin(a), joint[1] + arm * math.cos(a))
+        prims.append(("line", (_pt(*joint), _pt(*hand), _thick(0.06 * s)), look["body"]))
     head = (shoulder[0] + facing * 0.03 * s, shoulder[1] - 0.1 * s)
     prims.append(("circle", (_pt(*head), _thick(0.075 * s)), look["skin"]))
     return prims
@@ -293,16 +281,11 @@ def _pedestrian(scene: Scene, rng: np.random.Generator, x: float | None = None) 
     if x is None:  # enter at the side it walks away from
         x = -margin if facing > 0 else scene.w + margin
     u = float(rng.uniform(0.08, 0.92))
-    return Agent(
-        "pedestrian",
-        float(x),
-        scene.lane_y(float(x), u),
-        float(rng.uniform(*_SPEEDS["pedestrian"])),
-        facing,
-        _look(rng),
-        u=u,
-        phase=float(rng.uniform(0, 2 * math.pi)),
-    )
+    speed = float(rng.uniform(*_SPEEDS["pedestrian"]))
+    look = _look(rng)
+    phase = float(rng.uniform(0, 2 * math.pi))
+    x = float(x)
+    return Agent("pedestrian", x, scene.lane_y(x, u), speed, facing, look, u=u, phase=phase)
 
 
 def _event_agent(

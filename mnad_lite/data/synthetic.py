@@ -1,13 +1,8 @@
 """A synthetic, Ped2-like surveillance benchmark that exists everywhere.
 
-A fixed camera looks at a textured walkway crossing the picture, with grass on both sides;
-the far side (top) is smaller than the near side (bottom), so every object is drawn at a
-scale that grows with its y position. Pedestrians (head, body, swinging arms and legs)
-walk along the walkway in both directions at varied normal speeds and occlude each other.
-Every frame gets sensor noise and a slow illumination drift.
-
-Training videos hold normal activity only. Each test video adds one or more anomalous
-events, each a different failure of "normal":
+A fixed camera over a walkway with grass on both sides (drawn by :mod:`.scene`), where
+pedestrians walk both ways at normal speeds. Training videos hold normal activity only;
+each test video adds one or more anomalous events, each a different failure of "normal":
 
 ==============  ================================================================
 kind            what is abnormal
@@ -21,15 +16,10 @@ grass_walker    a person crossing the grass perpendicularly to the walkway
 
 Every event has frame labels (``testing/labels.csv``), pixel masks of the visible object
 (``testing/masks/<video>/<frame>.png``) and an entry in ``manifest.json`` (kind, first and
-last frame, per-frame boxes) so results can be broken down by kind. The same seed and
-version give byte-identical files (with the same OpenCV build, whose JPEG encoder writes
-the bytes; the pixels themselves depend only on the seed): every video draws from its own
-``np.random.default_rng([seed, split, index])`` stream.
-
-Presets: ``quick`` (4 training and 5 test videos of 40 frames at 120x180, each kind once,
-anomalies starting between frames 12 and 20; about a second) and ``default`` (Ped2-sized:
-16 training and 12 test videos of 120 to 200 frames at 240x360; well under a minute on one
-core).
+last frame, per-frame boxes). Every video draws from its own ``np.random.default_rng``
+stream, so a seed gives the same pixels everywhere (and the same files with the same
+OpenCV build, whose JPEG encoder writes the bytes). Presets: ``quick`` (4 + 5 videos of 40
+frames at 120x180, about a second) and ``default`` (Ped2's 16 + 12 videos at 240x360).
 """
 
 from __future__ import annotations
@@ -70,7 +60,6 @@ PRESETS = {
 }
 
 
-# ---------------------------------------------------------------------------- writing
 def _plan_events(
     preset: Preset, rng: np.random.Generator, lengths: list[int]
 ) -> list[list[tuple[str, int, bool]]]:
@@ -106,7 +95,8 @@ def _has_frames(out: Path) -> bool:
     )
 
 
-def _write(path: Path, img: np.ndarray, params: list[int]) -> None:
+def write_image(path: Path, img: np.ndarray, params: list[int]) -> None:
+    """Encode ``img`` as its suffix says, with OpenCV's ``params``; DataError if it fails."""
     ok, buf = cv2.imencode(path.suffix, img, params)
     if not ok:
         raise DataError(f"{path}: cannot be encoded")
@@ -137,7 +127,7 @@ def _write_frames(folder: Path, images: list[np.ndarray], suffix: str) -> None:
     width = max(3, len(str(len(images) - 1)))
     folder.mkdir(parents=True, exist_ok=True)
     for t, img in enumerate(images):
-        _write(folder / f"{t:0{width}d}{suffix}", img, params)
+        write_image(folder / f"{t:0{width}d}{suffix}", img, params)
 
 
 def _events(video: str, agents: list) -> list[dict]:
@@ -160,10 +150,8 @@ def generate(
 ) -> Path:
     """Write a synthetic dataset in the native layout under ``out``; returns ``out``.
 
-    Writes ``training/frames/<video>/NNN.jpg``, ``testing/frames/...``,
-    ``testing/labels.csv`` (video,start,end; 0-based inclusive), ``testing/masks/<video>/
-    NNN.png`` (0/255) and ``manifest.json``. Deterministic: the same seed and VERSION give
-    byte-identical files. Refuses to write over existing frames unless ``overwrite``.
+    Raises ConfigError for an unknown preset, DataError when ``out`` is a file or already
+    holds frames (unless ``overwrite``: then what an earlier call wrote is replaced).
     """
     if preset not in PRESETS:
         raise ConfigError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
@@ -209,51 +197,3 @@ def generate(
         json.dumps(manifest, indent=1, sort_keys=True) + "\n", encoding="utf-8"
     )
     return out
-
-
-# ---------------------------------------------------------------------------- preview
-def preview(root: str | Path, path_png: str | Path, kind: str | None = None) -> Path:
-    """Save a picture: a normal training frame next to an anomalous test frame.
-
-    The anomalous objects' masks are outlined in red and their kinds written above. The
-    frame shown is the one where the chosen event (the first one, or the first of ``kind``)
-    is largest. Returns the PNG path.
-    """
-    from mnad_lite.data.layouts import open_dataset  # avoid an import cycle
-
-    ds = open_dataset(root)
-    events = [e for e in ds.events if kind is None or e.kind == kind]
-    if not ds.train or not events:
-        raise DataError(f"{root}: needs training videos and synthetic events for a preview")
-    event = events[0]
-    video = ds.video(event.video)
-    masks = video.masks()
-    t = max(event.boxes, key=lambda f: int(masks[f].sum())) if masks is not None else event.start
-    normal = ds.train[0].frames()[ds.train[0].num_frames // 2]
-    anomal = np.ascontiguousarray(video.frames()[t][..., ::-1])  # RGB -> BGR for cv2
-    if masks is not None:
-        contours, _ = cv2.findContours(
-            masks[t].astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE
-        )
-        cv2.drawContours(anomal, contours, -1, (0, 0, 255), 1, cv2.LINE_AA)
-    h, w = normal.shape[:2]
-    bar = max(16, h // 12)
-    pad = 4
-    canvas = np.full((h + bar, 2 * w + pad, 3), 255, np.uint8)
-    canvas[bar:, :w] = normal[..., ::-1]
-    canvas[bar:, w + pad :] = anomal
-    font = cv2.FONT_HERSHEY_SIMPLEX
-    kinds = " + ".join(e.kind for e in ds.events if e.video == video.name and t in e.boxes)
-    titles = (
-        (2, f"normal: training {ds.train[0].name}"),
-        (w + pad + 2, f"{kinds}: testing {video.name}, frame {t}"),
-    )
-    scale = bar / 30
-    while scale > 0.25 and max(cv2.getTextSize(s, font, scale, 1)[0][0] for _, s in titles) > w - 4:
-        scale *= 0.9  # shrink until both titles fit their panels
-    for x, text in titles:
-        cv2.putText(canvas, text, (x, bar - 5), font, scale, (0, 0, 0), 1, cv2.LINE_AA)
-    path = Path(path_png)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    _write(path, canvas, [cv2.IMWRITE_PNG_COMPRESSION, 9])
-    return path

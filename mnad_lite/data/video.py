@@ -1,4 +1,7 @@
-"""Your own footage: turn a video file into the native frame layout.
+"""Video files (.avi, .mp4 ...): listing and reading them, and turning one into frames.
+
+Decoded frames follow :mod:`.frames`: uint8 ``[T, H, W, C]``, RGB (C = 3) or gray (C = 1).
+A file that cannot be read is a one-line DataError naming it.
 
 ``extract_frames("street.mp4", "data/mine", "testing")`` writes
 ``data/mine/testing/frames/street/000.jpg ...`` (0-based, zero-padded to at least 3
@@ -13,11 +16,118 @@ import tempfile
 from pathlib import Path
 
 import cv2
+import numpy as np
 
-from mnad_lite.data.frames import IMAGE_EXTS, check_size, open_capture, resize
+from mnad_lite.data.dataset import Video
+from mnad_lite.data.frames import IMAGE_EXTS, check_size, natural_key, resize
+from mnad_lite.data.layouts import visible
 from mnad_lite.errors import DataError
 
+#: Extensions of the video files that count as videos (compared lower-case).
+VIDEO_EXTS = (".avi", ".mp4", ".mov", ".mkv", ".m4v", ".mpg", ".mpeg", ".wmv")
 SPLITS = ("training", "testing")
+
+
+def open_capture(path: Path) -> cv2.VideoCapture:
+    """Open a video file with OpenCV, or raise DataError naming it."""
+    if not Path(path).is_file():
+        raise DataError(f"{path}: no such video file")
+    cap = cv2.VideoCapture(str(path))
+    if not cap.isOpened():
+        cap.release()
+        raise DataError(f"{path}: cannot be read as a video (OpenCV could not open it)")
+    return cap
+
+
+def probe_video(path: Path) -> tuple[int, tuple[int, int]]:
+    """Frame count and (H, W) of a video file from its header (decodes one frame at most)."""
+    cap = open_capture(path)
+    try:
+        count = int(round(cap.get(cv2.CAP_PROP_FRAME_COUNT)))
+        hw = int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT)), int(cap.get(cv2.CAP_PROP_FRAME_WIDTH))
+        ok, frame = cap.read()
+        if not ok:
+            raise DataError(f"{path}: cannot be read as a video (no frame decodes)")
+        if hw[0] <= 0 or hw[1] <= 0:
+            hw = frame.shape[:2]
+        if count <= 0:  # header without a frame count: count by grabbing
+            count = 1
+            while cap.grab():
+                count += 1
+        return count, hw
+    finally:
+        cap.release()
+
+
+def file_video(path: Path, split: str, name: str | None = None) -> Video:
+    """A video stored as one file (.avi, .mp4 ...): count and size from its header."""
+    count, hw = probe_video(path)
+    return Video(name or path.stem, split, path, count, hw)
+
+
+def video_files(folder: Path) -> list[Path]:
+    """The visible video files of ``folder`` in natural order."""
+    return sorted(
+        (p for p in folder.iterdir() if p.suffix.lower() in VIDEO_EXTS and visible(p)),
+        key=lambda p: natural_key(p.name),
+    )
+
+
+def convert_frame(bgr: np.ndarray, channels: int) -> np.ndarray:
+    """A frame as OpenCV decodes it from a video (BGR [H, W, 3]) -> RGB [H, W, 3] or
+    gray [H, W, 1], the convention of every decoded frame here."""
+    if channels == 1:
+        return cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)[..., None]
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+
+def video_fps(path: Path) -> float | None:
+    """Frames per second from a video file's header, or None when it does not say."""
+    cap = open_capture(path)
+    try:
+        fps = float(cap.get(cv2.CAP_PROP_FPS))
+    finally:
+        cap.release()
+    return fps if np.isfinite(fps) and 0 < fps < 1000 else None
+
+
+def decode_video(
+    path: Path,
+    size: tuple[int, int] | None,
+    channels: int,
+    num_frames: int | None = None,
+    out: np.ndarray | None = None,
+) -> np.ndarray:
+    """Decode a video file into uint8 [T, H, W, channels], RGB or gray (into ``out`` if given).
+
+    ``num_frames`` is the count the dataset announced (from the header); a file that
+    decodes to another count is a DataError, since labels were matched to that count.
+    ``out`` (shape [num_frames, H, W, channels]) requires ``num_frames``.
+    """
+    cap = open_capture(path)
+    frames: list[np.ndarray] = []
+    count = 0
+    try:
+        while True:
+            ok, bgr = cap.read()
+            if not ok:
+                break
+            img = resize(convert_frame(bgr, channels), size)
+            if out is None:
+                frames.append(img)
+            elif count < len(out):
+                out[count] = img
+            count += 1
+            if out is not None and count > len(out):
+                break
+    finally:
+        cap.release()
+    if count == 0:
+        raise DataError(f"{path}: cannot be read as a video (no frame decodes)")
+    if num_frames is not None and count != num_frames:
+        got = "more" if count > num_frames else count
+        raise DataError(f"{path}: header says {num_frames} frames but {got} decode")
+    return np.stack(frames) if out is None else out
 
 
 def _existing_frames(folder: Path) -> list[Path]:

@@ -7,7 +7,7 @@ import pytest
 import scipy.io
 
 from mnad_lite.data import open_dataset
-from mnad_lite.data.labels import ranges_to_labels, read_mat_gt
+from mnad_lite.data.benchmark_labels import ranges_to_labels, read_mat_gt
 from mnad_lite.errors import DataError, MNADError
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from mnad_lite.data import open_dataset
-from mnad_lite.data.labels import read_ucsd_m
+from mnad_lite.data.benchmark_labels import read_ucsd_m
 
 REPO = Path(__file__).resolve().parents[2]
 CANDIDATES = [
