@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import sys
 
 # Threads that wait for the others sleep instead of spinning. OpenMP reads this when torch
 # loads it, so it takes effect when mnad_lite is imported before torch (the command line).
@@ -32,11 +33,15 @@ import os
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 from typing import TYPE_CHECKING, Any
 
-from mnad_lite.engine.portable import pin_at_import
+from mnad_lite.engine.config import portable_requested
 from mnad_lite.errors import CheckpointError, ConfigError, DataError, MNADError
 
-# MNAD_REPRODUCIBLE=portable: pin the kernels before torch loads (mnad_lite.engine.portable).
-pin_at_import()
+# MNAD_REPRODUCIBLE=portable: pin the kernels before torch loads (mnad_lite.engine.portable;
+# its enable() checks them when a run starts).
+if portable_requested() and "torch" not in sys.modules:
+    from mnad_lite.engine.portable import pin_environment
+
+    pin_environment()
 
 __version__ = "0.1.0"
 

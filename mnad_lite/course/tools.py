@@ -293,9 +293,10 @@ def run_natively(code: str, spec: Any, what: str) -> str:
     import subprocess
     import sys
 
-    from mnad_lite.engine import portable
+    from mnad_lite.engine.config import SWITCH
+    from mnad_lite.engine.portable import ENVIRONMENT
 
-    pinned = set(portable.ENVIRONMENT) | {portable.SWITCH}
+    pinned = set(ENVIRONMENT) | {SWITCH}
     env = {k: v for k, v in os.environ.items() if k not in pinned}
     command = [sys.executable, "-c", code, json.dumps(spec)]
     done = subprocess.run(command, env=env, capture_output=True, text=True)

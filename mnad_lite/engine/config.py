@@ -1,16 +1,11 @@
-"""Run configuration: one dataclass, three presets, saved as JSON beside every result.
+"""Run configuration: one dataclass, four presets, saved as JSON beside every result.
 
-======== ===================================================================== ==========
-preset   what it is                                                           where
-======== ===================================================================== ==========
-paper    the authors' hyperparameters (MNAD.md section 5): 256x256, 3 channels, a GPU
-         width 64, batch 4, 60 epochs, Adam 2e-4 with cosine annealing
-lite     the same architecture narrower (width 16) on 128x128 gray frames,      a CPU
-         sized for a CPU: Ped2 in 50 to 75 minutes on 2 cores (2026-11-29)
-quick    seconds: tiny frames and width, for CI, tests and notebooks           anywhere
-======== ===================================================================== ==========
+Presets: ``paper``, the authors' hyperparameters (MNAD.md section 5: 256x256, 3 channels,
+width 64, batch 4, 60 epochs, Adam 2e-4 with cosine annealing; for a GPU); ``lite``, the
+same architecture at width 16 on 128x128 gray frames (Ped2 in 50 to 75 minutes on 2 CPU
+cores); ``fast``, Ped2 in 45 CPU minutes; ``quick``, seconds (CI, tests, notebooks).
 
-Fields left as ``None`` take the method's default (prediction vs reconstruction use
+Fields left as ``None`` take the method's default (prediction and reconstruction use
 different loss weights, score weights and test-time thresholds in the authors' code).
 """
 
@@ -19,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import os
 import re
 import types
 import typing
@@ -26,12 +22,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mnad_lite.engine.portable import MODES
 from mnad_lite.errors import ConfigError
 from mnad_lite.files import write_json
 from mnad_lite.forms import FORMS, WEIGHT_NORMS
 
 PRESETS = ("paper", "lite", "fast", "quick")
+#: ``Config.reproducible``: ``machine`` (deterministic on one machine, every fast kernel) or
+#: ``portable`` (the same bits on every x86-64 CPU: :mod:`mnad_lite.engine.portable`).
+MODES = ("machine", "portable")
+#: ``MNAD_REPRODUCIBLE=portable`` makes a process portable from ``import mnad_lite`` on.
+SWITCH = "MNAD_REPRODUCIBLE"
 
 #: Per-method defaults of the authors' code (MNAD.md section 5 and 4).
 METHOD_DEFAULTS: dict[str, dict[str, Any]] = {
@@ -94,10 +94,9 @@ MINIMUM: dict[str, float] = {
 class Config:
     """Everything a run depends on. Notation as in docs/notation.md (λ_c = lambda_compact).
 
-    Every field is checked against its type and allowed values when a Config is built,
-    loaded or overridden; a bad value raises a one-line :class:`ConfigError` naming the
-    field. Text is accepted where a command line gives it: booleans read
-    ``true/false/yes/no/1/0``, numbers their decimal form, ``none`` means None.
+    Every field is checked when a Config is built, loaded or overridden; a bad value
+    raises a one-line :class:`ConfigError` naming the field. Text is accepted (booleans
+    ``true/false/yes/no/1/0``, numbers, ``none`` for None), as a command line gives it.
     """
 
     preset: str = "lite"
@@ -114,16 +113,14 @@ class Config:
     weight_norm: str = "all"  # Eq. 5: "all" (code) or "assigned" (paper)
     loss_form: str = "code"  # Eqs. 9-10: "code" (mean squared error) or "paper" (L2 norms)
     margin: float = 1.0  # alpha of Eq. 12
-    # beyond the paper: coordinate channels (x, y) appended to the encoder input ("input")
-    # or to the query map before the memory ("query"); "none" = the paper's model
+    # beyond the paper: coordinate channels (x, y) on the encoder input or the query map
     position: str = "none"
-    # beyond the paper: the read of Eqs. 1-2 with a temperature τ, w = softmax(q·p / τ) (the
-    # paper: 1), and with a gradient through the read weights (the authors' code detaches
-    # them, so the read items p̂ carry no gradient to the encoder)
+    # beyond the paper: w = softmax(q·p / τ) in Eqs. 1-2 (the paper: τ = 1), and a gradient
+    # through w (the authors' code detaches it: p̂ gives the encoder no gradient)
     read_temperature: float = 1.0
     read_gradient: bool = False
-    # beyond the paper: False leaves out the decoder's deepest skip (prediction only), so
-    # the decoder's view below 1/2 resolution comes through concat(q, p̂) alone
+    # beyond the paper: False drops the decoder's deepest skip (prediction only), so below
+    # 1/2 resolution the decoder sees concat(q, p̂) alone
     deep_skip: bool = True
     # training
     lambda_compact: float | None = None  # λ_c of Eq. 8
@@ -138,9 +135,7 @@ class Config:
     channels_last: bool = True  # NHWC: CUDA's fast layout; this CPU: even at width 16, slower at 64
     num_workers: int = 0
     num_threads: int | None = None  # CPU threads (None: torch's default); fixes determinism
-    # "machine": deterministic on one machine, every fast kernel; "portable": the same bits
-    # on every x86-64 CPU (baseline kernels, one thread, the CPU; mnad_lite.engine.portable)
-    reproducible: str = "machine"
+    reproducible: str = "machine"  # one of MODES
     world_size: int = 1  # processes (torchrun sets it); global batch = world_size x batch_size
     # scoring (Eqs. 6-7, 14-16)
     lambda_score: float | None = None  # λ of Eq. 16
@@ -179,8 +174,6 @@ class Config:
                 raise ConfigError("reproducible=portable runs on one thread in one process")
         if self.use_memory and self.num_items < 2 and self.lambda_separate:
             raise ConfigError("the separateness loss needs num_items >= 2")
-
-    # --- derived -------------------------------------------------------------------------
 
     def model_args(self) -> dict[str, Any]:
         """Keyword arguments of :class:`mnad_lite.model.MNAD` (saved in checkpoints)."""
@@ -261,8 +254,7 @@ _PRESETS: dict[str, dict[str, Any]] = {
         "epochs": 20,
         "lr": 2e-4,
     },
-    # Chosen for a 45-minute CPU budget on Ped2 by held-out error, not test labels:
-    # variant s160x240-w8 of docs/studies/fast-ped2.md (the study pins them together).
+    # chosen by held-out error, not test labels: s160x240-w8 of docs/studies/fast-ped2.md
     "fast": {
         "size": (160, 240),
         "channels": 1,
@@ -304,6 +296,11 @@ def parse_size(text: str) -> tuple[int, int]:
     if not m or int(m.group(1)) < 1 or int(m.group(2)) < 1:
         raise ValueError(f"expected HxW such as 256x256, got {text!r}")
     return int(m.group(1)), int(m.group(2))
+
+
+def portable_requested() -> bool:
+    """True when the environment asks for portable runs (``MNAD_REPRODUCIBLE=portable``)."""
+    return os.environ.get(SWITCH, "").strip().lower() == "portable"
 
 
 def _as_bool(value: Any) -> bool | None:

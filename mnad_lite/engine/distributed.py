@@ -1,8 +1,9 @@
-"""Several processes (``torchrun``): who am I, the process group, and the collectives used.
+"""Several processes (``torchrun``): the process group, and the collectives used.
 
 ``torchrun --nproc_per_node W -m mnad_lite train ...`` starts W processes and sets
-``WORLD_SIZE``, ``RANK`` and ``LOCAL_RANK``; :func:`detect` reads them (or an already
-initialised process group). Training with W processes
+``WORLD_SIZE``, ``RANK`` and ``LOCAL_RANK``;
+:func:`mnad_lite.engine.runtime.detect_processes` reads them (or an already initialised
+process group) into a :class:`~mnad_lite.engine.runtime.Dist`. Training with W processes
 (:func:`mnad_lite.engine.train.train`, :func:`data_parallel`):
 
 - Batch: every rank takes ``batch_size`` clips per step, so the global batch is
@@ -25,56 +26,13 @@ initialised process group). Training with W processes
 from __future__ import annotations
 
 import inspect
-import os
-from dataclasses import dataclass
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 
+from mnad_lite.engine.runtime import Dist
 from mnad_lite.errors import ConfigError
-
-
-@dataclass(frozen=True)
-class Dist:
-    """This process's place: ``world_size`` processes, this one is ``rank`` (0 writes)."""
-
-    world_size: int = 1
-    rank: int = 0
-    local_rank: int = 0
-    owns_group: bool = False  # True when :func:`init` created the process group
-
-    @property
-    def active(self) -> bool:
-        return self.world_size > 1
-
-    @property
-    def is_main(self) -> bool:
-        return self.rank == 0
-
-
-def _env_int(name: str, default: int) -> int:
-    raw = os.environ.get(name)
-    if raw is None:
-        return default
-    try:
-        return int(raw)
-    except ValueError:
-        raise ConfigError(f"environment variable {name} must be an integer, got {raw!r}") from None
-
-
-def detect() -> Dist:
-    """One process, an initialised process group, or torchrun's environment (not yet joined)."""
-    dist = torch.distributed
-    if dist.is_available() and dist.is_initialized():
-        local = _env_int("LOCAL_RANK", dist.get_rank())
-        return Dist(dist.get_world_size(), dist.get_rank(), local)
-    world = _env_int("WORLD_SIZE", 1)
-    if world <= 1:
-        return Dist()
-    if not dist.is_available():
-        raise ConfigError("WORLD_SIZE > 1 but this torch has no torch.distributed")
-    return Dist(world, _env_int("RANK", 0), _env_int("LOCAL_RANK", 0))
 
 
 def init(d: Dist, device: torch.device) -> Dist:
@@ -155,11 +113,3 @@ def data_parallel(model: nn.Module, device: torch.device) -> nn.Module:
     )
     ids = [device.index] if device.type == "cuda" else None
     return ddp(model, device_ids=ids, **{no_sync: False})
-
-
-def rank_device(device: torch.device, dist: Dist) -> torch.device:
-    """One GPU per process: ``cuda`` becomes this rank's ``cuda:LOCAL_RANK`` (made current)."""
-    if dist.active and device.type == "cuda":
-        device = torch.device("cuda", dist.local_rank)
-        torch.cuda.set_device(device)
-    return device

@@ -1,14 +1,11 @@
-"""The paper's evaluation protocol, end to end: load a run, score its test videos, judge,
-write.
+"""The paper's evaluation protocol: load a run, score its test videos, judge, write.
 
-``evaluate(run, data)`` = :func:`mnad_lite.engine.inference.load_run`,
-:func:`mnad_lite.engine.inference.score_videos` (P_t, D_t per frame, Eqs. 6 and 15),
-:func:`paper_report` (S_t of Eq. 16 and every evaluation choice of MNAD.md section 6, from
-:mod:`mnad_lite.metrics`), then ``RUN/scores.csv``, ``RUN/eval.json``
-(:mod:`mnad_lite.engine.results`) and ``RUN/figures/`` (:mod:`mnad_lite.engine.figures`).
-
-The alert tools extend this with normal-data calibration, online scores, thresholds and
-RBDC/TBDC (:func:`mnad_lite.alerts.evaluation.evaluate`, what the command line runs).
+:func:`evaluate` is :func:`~mnad_lite.engine.inference.load_run`,
+:func:`~mnad_lite.engine.inference.score_videos` (P_t, D_t per frame, Eqs. 6-7, 14-15),
+:func:`paper_report` (S_t of Eq. 16 and every evaluation choice of MNAD.md section 6),
+then ``RUN/scores.csv``, ``RUN/eval.json`` (:mod:`mnad_lite.engine.results`) and
+``RUN/figures/`` (:mod:`mnad_lite.engine.figures`). The command line's ``evaluate`` adds
+calibration, online scores, thresholds and RBDC/TBDC (:mod:`mnad_lite.alerts.evaluation`).
 """
 
 from __future__ import annotations
@@ -53,8 +50,9 @@ class TestRun:
 
 
 def open_test(run: str | Path, data: str | Path | Any, device: str = "auto") -> TestRun:
-    """Load ``run`` and the test videos of ``data`` (a path or an opened dataset); refuse a
-    dataset without test videos or with labels on some test videos only."""
+    """Load ``run`` (:func:`~mnad_lite.engine.inference.load_run`, and its errors) and the
+    test videos of ``data`` (a path or an opened dataset). Raises DataError for a dataset
+    without test videos or with labels on some of them only."""
     from mnad_lite.data import open_dataset
 
     run = Path(run)
@@ -199,14 +197,13 @@ def evaluate(
     progress: bool = True,
     out: str | Path | None = None,
 ) -> dict[str, Any]:
-    """The paper's protocol: score the test videos of ``data`` with the model of ``run``
-    and write ``scores.csv``, ``eval.json`` and ``figures/`` to ``out`` (default: the run
-    folder, so several settings of one run can sit side by side in other folders).
+    """Score the test videos of ``data`` with the model of ``run``; write ``scores.csv``,
+    ``eval.json`` and ``figures/`` to ``out`` (default: the run folder).
 
-    Returns the report written to ``eval.json`` (the AUC keys of
-    :func:`mnad_lite.metrics.evaluation_table`, plus ``pixel_auc``, ``per_kind_auc``,
-    frame counts, the memory updates made and the throughput). Nothing here is chosen
-    on test labels.
+    Returns the report written to ``eval.json``: the AUC keys of
+    :func:`mnad_lite.metrics.evaluation_table`, ``pixel_auc``, ``per_kind_auc``, frame
+    counts, memory updates, throughput. Nothing here is chosen on test labels. Raises
+    the one-line errors of :func:`open_test`.
     """
     test = open_test(run, data, device)
     scores, updated = score_test(test, test_update, batch_size, progress)

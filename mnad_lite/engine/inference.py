@@ -1,22 +1,15 @@
 """Inference: score every test frame with a trained model (no metrics, no files).
 
 For each test frame t (the last frame of a clip; for prediction the first t_length - 1
-frames of a video have no prediction and are dropped from scores *and* labels):
+frames of a video have no prediction and are dropped from scores *and* labels): PSNR P_t
+(Eq. 14), feature distance D_t (Eq. 15) and regular score eps_t (Eqs. 6-7), in the forms
+the configuration names. With the test-time update on, the frame's queries update the
+memory when eps_t < gamma (Eq. 7); the items carry over to the next frame and video, as
+in the authors' code.
 
-- PSNR P_t (Eq. 14), feature distance D_t (Eq. 15), regular score eps_t (Eqs. 6-7), in
-  the forms the configuration names (``psnr_form``, ``distance_form``, ``score_form``);
-- with the test-time update on, the memory is updated with the frame's queries when
-  eps_t < gamma (Eq. 7). The updated memory carries over to the next frame and the next
-  video, as in the authors' code.
-
-Batching never changes a result (unlike the authors' test loop, which scores only the
-first frame of a batch): the encoder runs batched; with the test-time update, the
-memory read and decoder then run frame by frame, since frame t+1 reads the items that
-frame t may have updated. Without the update everything is batched.
-
-How the scores are judged is :mod:`mnad_lite.metrics`; the files and figures of an
-evaluation are :mod:`mnad_lite.engine.results` and :mod:`mnad_lite.engine.figures`;
-:func:`mnad_lite.engine.evaluation.evaluate` puts them together.
+Batching never changes a result (the authors' test loop scores only the first frame of
+a batch): the encoder runs batched; with the update on, the memory read and the decoder
+run frame by frame, since frame t+1 reads the items that frame t may have updated.
 """
 
 from __future__ import annotations
@@ -25,7 +18,6 @@ import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
@@ -33,7 +25,6 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader
 
 from mnad_lite.data.clips import ClipDataset, split_clip
-from mnad_lite.engine import portable
 from mnad_lite.engine.checkpoint import load_checkpoint
 from mnad_lite.engine.config import Config
 from mnad_lite.engine.runtime import pick_device, to_layout
@@ -47,11 +38,9 @@ MAP_SIZE = 64  # side of the stored per-frame error maps (pixel AUC, pictures)
 
 @dataclass
 class FrameScores:
-    """Per-frame results over all test videos, concatenated in video order.
-
-    Arrays are ``[N]`` (N scored frames) except ``error_maps`` ``[N, h, w]`` float16
-    (squared error on [0, 1] frames, mean over channels, resized to at most MAP_SIZE).
-    """
+    """Per-frame results over all test videos, in video order: arrays ``[N]`` (N scored
+    frames) and ``error_maps`` ``[N, h, w]`` float16 (squared error on [0, 1] frames, mean
+    over channels, area-resized to :func:`map_size`)."""
 
     videos: list[str]
     video_ids: np.ndarray
@@ -115,16 +104,11 @@ def prepare(model: MNAD, config: Config) -> None:
 def score_clips(
     model: MNAD, clip: torch.Tensor, config: Config, update_on: bool = False
 ) -> dict[str, torch.Tensor]:
-    """P, D, eps, the update flag and the error map of a batch of clips, on the CPU.
+    """P, D, eps, the update flag and the error map of ``clip`` ``[B, t_length, C, H, W]``
+    (in [-1, 1] on the model's device, the target last; :func:`prepare` the model first).
 
-    Args:
-        clip: ``[B, t_length, C, H, W]`` in [-1, 1] on the model's device (the target is
-            the last frame); call :func:`prepare` once before.
-
-    Returns:
-        ``psnr``, ``distance``, ``regular`` float ``[B]``, ``updated`` bool ``[B]`` and
-        ``maps`` float16 ``[B, h, w]`` (squared error on [0, 1] frames, mean over
-        channels, area-resized to :func:`map_size`).
+    Returns ``psnr``, ``distance``, ``regular`` float ``[B]``, ``updated`` bool ``[B]`` and
+    ``maps`` float16 ``[B, h, w]`` (as in :class:`FrameScores`), on the CPU.
     """
     x, target = split_clip(clip, config.method)
     x = to_layout(x, config.channels_last)
@@ -150,11 +134,8 @@ def score_videos(
     device: torch.device | None = None,
     progress: bool = False,
 ) -> FrameScores:
-    """Run ``model`` over ``videos`` and compute P, D and eps for every scorable frame.
-
-    The model's memory items change when ``test_update`` is on (work on a copy if
-    you need the trained items again).
-    """
+    """P, D and eps for every scorable frame of ``videos``. With ``test_update`` on, the
+    model's memory items change (score a copy to keep the trained ones)."""
     from tqdm.auto import tqdm
 
     device = device or next(model.parameters()).device
@@ -203,17 +184,18 @@ def score_videos(
 
 
 def load_run(run: str | Path, device: torch.device | str = "cpu") -> tuple[MNAD, Config]:
-    """The selected model (``RUN/model.pt``) and its configuration.
+    """The selected model (``RUN/model.pt``) and the configuration saved in it.
 
-    The configuration saved in the checkpoint is used; a checkpoint without one, or
-    with one that does not parse, is refused with a one-line error. A run trained with
-    ``reproducible="portable"`` is scored portably too (on the CPU, whatever ``device``
-    says: :func:`mnad_lite.engine.portable.enable`), so its scores are the same bits on
-    every x86-64 CPU. ``device`` may be a name (``"auto"``, see
-    :func:`~mnad_lite.engine.runtime.pick_device`).
+    ``device``: a torch device or a name (``"auto"``: see
+    :func:`~mnad_lite.engine.runtime.pick_device`); a run trained with
+    ``reproducible="portable"`` is scored portably, on the CPU, whatever it says. Raises
+    CheckpointError (no readable ``model.pt``) or ConfigError (it holds no run
+    configuration, or one that does not parse).
     """
     run = Path(run)
     if _saved_mode(run / "config.json") == "portable":  # before torch runs anything
+        from mnad_lite.engine import portable
+
         portable.enable()
     if isinstance(device, str):
         device = pick_device(device)
@@ -223,6 +205,8 @@ def load_run(run: str | Path, device: torch.device | str = "cpu") -> tuple[MNAD,
         raise ConfigError(f"{run / 'model.pt'}: holds no run configuration (not a train run)")
     config = Config.from_dict(train_cfg)
     if config.reproducible == "portable":
+        from mnad_lite.engine import portable
+
         portable.enable()
         model, device = model.cpu(), torch.device("cpu")
     if config.channels_last:
@@ -231,71 +215,11 @@ def load_run(run: str | Path, device: torch.device | str = "cpu") -> tuple[MNAD,
 
 
 def _saved_mode(path: Path) -> str | None:
-    """``reproducible`` of a run's ``config.json`` (None if unreadable: the checkpoint's
-    own configuration decides then)."""
+    """``reproducible`` of a run's ``config.json``, or None (unreadable)."""
     try:
         return json.loads(path.read_text()).get("reproducible")
     except (OSError, ValueError, AttributeError):
         return None
-
-
-@torch.no_grad()
-def probe_videos(
-    model: MNAD,
-    videos: list,
-    config: Config,
-    probes: tuple[str, ...],
-    batch_size: int | None = None,
-    device: torch.device | None = None,
-) -> dict[str, dict[str, np.ndarray]]:
-    """Score ``videos`` with the model as trained and with each decoder path cut.
-
-    Test-time update off (the memory stays as trained), one encoder pass per batch.
-    For ``"base"`` and every probe (see :meth:`mnad_lite.model.MNAD.decode`): ``psnr``
-    and ``distance`` ``[N]`` as in :func:`score_videos`; for the probes also ``change``
-    ``[N]``, the mean squared change of the prediction on [0, 1] frames,
-    ``mean((Î_probe - Î)^2 / 4)``, and ``base_error`` ``[N]``, the base prediction's
-    own mean squared error, so ``change / base_error`` says how far a cut moves the
-    prediction in units of its error. Also ``video_ids`` and ``labels`` (or None).
-    """
-    device = device or next(model.parameters()).device
-    batch_size = batch_size or config.eval_batch_size
-    model.eval()
-    names = ("base", *probes)
-    rows: dict[str, dict[str, list]] = {
-        n: {"psnr": [], "distance": [], "change": []} for n in names
-    }
-    base_err: list[torch.Tensor] = []
-    vids: list[np.ndarray] = []
-    labels: list[np.ndarray] | None = []
-    for vid, video in enumerate(videos):
-        clips = ClipDataset([video], config.t_length, config.size, config.channels)
-        vids.append(np.full(len(clips), vid))
-        if video.labels is None or labels is None:
-            labels = None
-        else:
-            labels.append(np.asarray(video.labels)[clips.index[:, 1]])
-        for clip in DataLoader(clips, batch_size=batch_size):
-            x, target = split_clip(clip.to(device), config.method)
-            z, skips = model.encode(to_layout(x, config.channels_last))
-            base = model.decode(z, skips, False)
-            base_pred = base.prediction.float()
-            base_err.append(frame_error(base_pred, target).flatten(1).mean(1).cpu())
-            for name in names:
-                out = base if name == "base" else model.decode(z, skips, False, probe=name)
-                pred = out.prediction.float()
-                rows[name]["psnr"].append(psnr(pred, target, config.psnr_form).cpu())
-                dist = out.memory.distance if out.memory else torch.zeros(len(x))
-                rows[name]["distance"].append(dist.float().cpu())
-                change = ((pred - base_pred) ** 2 / 4).flatten(1).mean(1)
-                rows[name]["change"].append(change.cpu())
-    result: dict[str, dict[str, Any]] = {}
-    for name in names:
-        result[name] = {k: torch.cat(v).double().numpy() for k, v in rows[name].items()}
-        result[name]["base_error"] = torch.cat(base_err).double().numpy()
-    result["video_ids"] = np.concatenate(vids)  # type: ignore[assignment]
-    result["labels"] = np.concatenate(labels) if labels else None  # type: ignore[assignment]
-    return result
 
 
 @torch.no_grad()

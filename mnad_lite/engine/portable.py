@@ -35,7 +35,8 @@ runs its first GEMM; after that a process cannot change them. :func:`enable` set
 :class:`~mnad_lite.errors.ConfigError` when the process has already run a tensor
 operation natively, so a portable run can never silently be a native one. Setting
 ``MNAD_REPRODUCIBLE=portable`` in the environment pins a process from the moment
-:mod:`mnad_lite` is imported (and every process it starts).
+:mod:`mnad_lite` is imported (:func:`pin_environment`, before torch loads), and every
+process it starts.
 
 On other architectures (ARM, Apple silicon) the same switches pin what exists there; the
 bits then agree among machines of that architecture at best, not with x86-64. GPUs are
@@ -47,18 +48,11 @@ from __future__ import annotations
 import ctypes
 import functools
 import os
-import sys
 from pathlib import Path
 from typing import Any
 
+from mnad_lite.engine.config import SWITCH
 from mnad_lite.errors import ConfigError
-
-#: ``Config.reproducible``: ``machine`` (the default: deterministic on one machine, every
-#: fast kernel) or ``portable`` (the same bits on every x86-64 CPU, slower).
-MODES = ("machine", "portable")
-
-#: The environment switch: ``MNAD_REPRODUCIBLE=portable`` pins a process at import.
-SWITCH = "MNAD_REPRODUCIBLE"
 
 #: Variables read once by the libraries (ATen at its first kernel, MKL at its first
 #: call): set before torch runs anything, inherited by every process started later.
@@ -69,11 +63,6 @@ ENVIRONMENT = {
 
 _MKL_CBWR_BRANCH = 1  # mkl_cbwr.h: ask for the branch
 _MKL_CBWR_COMPATIBLE = 3  # mkl_cbwr.h: the SSE2 branch without rcpps/rsqrtps
-
-
-def requested() -> bool:
-    """True when the environment asks for portable runs (``MNAD_REPRODUCIBLE=portable``)."""
-    return os.environ.get(SWITCH, "").strip().lower() == "portable"
 
 
 def pin_environment() -> None:
@@ -171,10 +160,3 @@ def state() -> dict[str, Any]:
         and out["threads"] == 1
     )
     return out
-
-
-def pin_at_import() -> None:
-    """Called by ``import mnad_lite``: pin the environment when the switch asks for it and
-    torch has not run yet (the checks are :func:`enable`'s, when a run starts)."""
-    if requested() and "torch" not in sys.modules:
-        pin_environment()

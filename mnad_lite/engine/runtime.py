@@ -1,12 +1,11 @@
-"""Where and how tensors run: device, seeds, threads, precision and memory layout.
+"""Where and how tensors run: device, seeds, threads, precision, memory layout, process.
 
-One place for the choices that change speed but not the method: :func:`pick_device`
-(CUDA, then Apple MPS, then the CPU), :func:`seed_everything`, :func:`set_threads`
-(the CPU thread count also fixes the summation order, hence determinism),
-:func:`autocast` (bfloat16 on CUDA only; the memory always runs in float32),
-:func:`to_layout` (channels-last tensors: faster convolutions on CPU and CUDA) and
-:func:`provenance` (what a run ran on: a seed gives the same run only on the same
-machine, thread count and code version).
+The choices that change speed but not the method: :func:`pick_device`,
+:func:`seed_everything`, :func:`set_threads` (the thread count also fixes the summation
+order, hence determinism), :func:`autocast`, :func:`to_layout`; which of the processes
+``torchrun`` started this one is (:class:`Dist`; what they share is
+:mod:`mnad_lite.engine.distributed`); and :func:`provenance`, what a run ran on (a seed
+gives the same run only on the same machine, thread count and code version).
 """
 
 from __future__ import annotations
@@ -18,14 +17,14 @@ import random
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from mnad_lite.engine import portable
-from mnad_lite.engine.config import DEVICES
+from mnad_lite.engine.config import DEVICES, portable_requested
 from mnad_lite.errors import ConfigError
 
 
@@ -37,11 +36,8 @@ def seed_everything(seed: int) -> None:
 
 
 def set_threads(num_threads: int | None) -> None:
-    """Use ``num_threads`` CPU threads (None: leave torch's default).
-
-    Runs on the CPU are deterministic for a fixed thread count; 1 and 2 threads sum in
-    different orders and give slightly different weights.
-    """
+    """Use ``num_threads`` CPU threads (None: leave torch's default); 1 and 2 threads sum
+    in different orders and give slightly different weights."""
     if num_threads is not None:
         torch.set_num_threads(int(num_threads))
 
@@ -53,7 +49,7 @@ def _mps_available() -> bool:
 def pick_device(name: str = "auto") -> torch.device:
     """``auto``: CUDA, then Apple MPS, then CPU (the CPU in a portable process, see
     :mod:`mnad_lite.engine.portable`). A forced device must exist."""
-    if name == "auto" and portable.requested():
+    if name == "auto" and portable_requested():
         return torch.device("cpu")
     if name == "auto":
         if torch.cuda.is_available():
@@ -69,10 +65,8 @@ def pick_device(name: str = "auto") -> torch.device:
 
 
 def autocast(device: torch.device, amp: bool = True) -> Any:
-    """bfloat16 autocast on CUDA when ``amp`` (the memory stays float32), else a no-op.
-
-    The authors trained in float32; bf16 is this project's GPU default for speed.
-    """
+    """bfloat16 autocast on CUDA when ``amp`` (the memory stays float32), else a no-op
+    (the authors trained in float32; bf16 is this project's GPU default, for speed)."""
     if device.type == "cuda" and amp and torch.cuda.is_bf16_supported():
         return torch.autocast("cuda", dtype=torch.bfloat16)
     return contextlib.nullcontext()
@@ -81,6 +75,57 @@ def autocast(device: torch.device, amp: bool = True) -> Any:
 def to_layout(x: torch.Tensor, channels_last: bool) -> torch.Tensor:
     """``x`` ``[B, C, H, W]`` in channels-last memory order when asked (values unchanged)."""
     return x.contiguous(memory_format=torch.channels_last) if channels_last else x
+
+
+@dataclass(frozen=True)
+class Dist:
+    """This process's place: ``world_size`` processes, this one is ``rank`` (0 writes)."""
+
+    world_size: int = 1
+    rank: int = 0
+    local_rank: int = 0
+    owns_group: bool = False  # True when distributed.init created the process group
+
+    @property
+    def active(self) -> bool:
+        return self.world_size > 1
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+
+def _env_int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ConfigError(f"environment variable {name} must be an integer, got {raw!r}") from None
+
+
+def detect_processes() -> Dist:
+    """One process, an initialised process group, or torchrun's environment (``WORLD_SIZE``,
+    ``RANK``, ``LOCAL_RANK``; not yet joined). A bad variable raises a ConfigError."""
+    dist = torch.distributed
+    if dist.is_available() and dist.is_initialized():
+        local = _env_int("LOCAL_RANK", dist.get_rank())
+        return Dist(dist.get_world_size(), dist.get_rank(), local)
+    world = _env_int("WORLD_SIZE", 1)
+    if world <= 1:
+        return Dist()
+    if not dist.is_available():
+        raise ConfigError("WORLD_SIZE > 1 but this torch has no torch.distributed")
+    return Dist(world, _env_int("RANK", 0), _env_int("LOCAL_RANK", 0))
+
+
+def rank_device(device: torch.device, dist: Dist) -> torch.device:
+    """One GPU per process: ``cuda`` becomes this rank's ``cuda:LOCAL_RANK`` (made current)."""
+    if dist.active and device.type == "cuda":
+        device = torch.device("cuda", dist.local_rank)
+        torch.cuda.set_device(device)
+    return device
 
 
 def code_version(folder: str | Path | None = None) -> dict[str, Any]:
@@ -106,10 +151,8 @@ def code_version(folder: str | Path | None = None) -> dict[str, Any]:
 
 
 def provenance(device: torch.device, num_threads: int | None = None) -> dict[str, Any]:
-    """What a run runs on, one line of a run's ``provenance.jsonl``: date (UTC), host
-    architecture and CPU capability (the kernels it picks decide the last bits of every
-    sum), cores, threads, device (the GPU's name on CUDA), torch, Python, and the code
-    version (``commit``, ``modified``: :func:`code_version`)."""
+    """One line of a run's ``provenance.jsonl``: what it runs on (the CPU capability picks
+    the kernels, which decide the last bits of every sum) and :func:`code_version`."""
     name = str(device)
     if device.type == "cuda":
         name = f"cuda ({torch.cuda.get_device_name(device)})"

@@ -3,29 +3,24 @@
 A run folder holds everything about one training run::
 
     RUN/
-      config.json     the Config (every field, presets resolved)
-      log.jsonl       one JSON line per epoch: every loss term, the memory diagnostics,
-                      the lr the epoch trained with, validation, seconds
-      last.pt         the latest epoch: weights, items, optimizer, RNG state, log
-      model.pt        the selected weights: best validation error, or the last epoch
-      provenance.jsonl  a line per start or resume: the epoch it started from, date,
-                      machine, CPU capability, threads, device, torch, code version
+      config.json       the Config (every field, presets resolved)
+      log.jsonl         a JSON line per epoch: the loss terms, memory diagnostics, the
+                        epoch's lr, validation, seconds
+      last.pt           the latest epoch: weights, items, optimizer, RNG state, log
+      model.pt          the selected weights: best validation error, or the last epoch
+      provenance.jsonl  a line per start or resume: start epoch, date, machine, CPU
+                        capability, threads, device, torch, code version
 
-:func:`train` is four named steps: :func:`open_run` (create or resume the folder),
-:func:`build` (data, model, optimizer), :func:`train_epoch` (one pass of Eq. 8) and
+:func:`train` is :func:`open_run` (create or resume the folder), :func:`build` (data,
+model, optimizer), then per epoch :func:`train_epoch` (one pass of Eq. 8) and
 :func:`finish_epoch` (validate, select, checkpoint).
 
 Model selection never looks at test labels: with ``val_videos > 0`` the last training
-videos are held out and scored by their prediction error (MSE); otherwise the last
-epoch is kept. Every epoch is checkpointed atomically; ``resume=True`` continues from
-the last completed epoch with the same data order, so an interrupted run ends with the
-same weights as an uninterrupted one (deterministic on the CPU for a fixed thread count,
-see :func:`mnad_lite.engine.runtime.set_threads`). The learning rate follows a cosine
-from ``lr`` to 0 over the configured epochs (:func:`cosine_lr`); resuming with more
-epochs continues the schedule the longer run would have had.
-
-Several processes (``torchrun --nproc_per_node W -m mnad_lite train ...``): what each
-rank does and how the result relates to one process is :mod:`mnad_lite.engine.distributed`.
+videos are held out and scored by their prediction error (MSE); otherwise the last epoch
+is kept. ``resume=True`` continues from the last completed epoch with the same data
+order, so an interrupted run ends with the same weights as an uninterrupted one (on the
+CPU, for a fixed thread count). Several processes (``torchrun --nproc_per_node W -m
+mnad_lite train ...``): :mod:`mnad_lite.engine.distributed`.
 """
 
 from __future__ import annotations
@@ -43,15 +38,16 @@ from torch import nn
 from torch.utils.data import DataLoader, DistributedSampler
 
 from mnad_lite.data.clips import ClipDataset, split_clip
-from mnad_lite.engine import distributed, portable
 from mnad_lite.engine.checkpoint import load_checkpoint, read_checkpoint, save_checkpoint
 from mnad_lite.engine.config import Config
-from mnad_lite.engine.distributed import Dist
 from mnad_lite.engine.inference import validation_error
 from mnad_lite.engine.runtime import (
+    Dist,
     autocast,
+    detect_processes,
     pick_device,
     provenance,
+    rank_device,
     seed_everything,
     set_threads,
     to_layout,
@@ -67,13 +63,9 @@ TERMS = ("loss", "rec", "compact", "separate")
 
 
 def cosine_lr(lr: float, epoch: int, epochs: int) -> float:
-    """The learning rate of ``epoch`` (0-based) under cosine annealing to 0 over ``epochs``.
-
-    ``lr (1 + cos(pi epoch / epochs)) / 2``: the closed form of torch's
-    ``CosineAnnealingLR`` (the authors' schedule). It depends only on the total, so a
-    run resumed with more epochs follows the schedule it would have had if it had been
-    planned that long from the start.
-    """
+    """The learning rate of ``epoch`` (0-based), ``lr (1 + cos(pi epoch / epochs)) / 2``:
+    torch's ``CosineAnnealingLR`` (the authors' schedule) in closed form. It depends only
+    on the total, so a run resumed with more epochs follows the longer run's schedule."""
     return lr * (1 + math.cos(math.pi * epoch / max(epochs, 1))) / 2
 
 
@@ -111,11 +103,10 @@ class Session:
 
 
 def open_run(config: Config, run: Path, resume: bool, dist: Dist | None = None) -> Config:
-    """Create the run folder (or check the one to resume) and save the configuration.
-
-    When resuming, the run's own configuration wins; only the epoch count may grow
-    and the device may change (not the number of processes). An existing run is never
-    overwritten without ``resume``. Only rank 0 (``dist.is_main``) writes.
+    """Create the run folder, or check the one to resume, and save the configuration
+    (rank 0 only). Resuming, the run's own configuration wins: only the epoch count may
+    grow and the device change. Raises ConfigError when there is nothing to resume, the
+    number of processes differs, or ``run`` holds a run and ``resume`` is off.
     """
     dist = dist or Dist()
     last = run / "last.pt"
@@ -180,17 +171,12 @@ def _loaders(
 def build(
     config: Config, dataset: Any, run: Path, resume: bool, dist: Dist | None = None
 ) -> Session:
-    """Seed, then the data loaders, the model (resumed from ``last.pt``) and Adam.
-
-    With several processes (``dist.active``, process group joined): the clips are
-    sharded by a seeded ``DistributedSampler``, rank 0's buffers are copied to every
-    rank, the memory gathers every rank's queries for its update and the model is
-    wrapped in DDP (``Session.net``).
-    """
+    """Seed, then the data loaders, the model (resumed from ``last.pt``) and Adam; with
+    several processes (process group joined) the model in DDP (``Session.net``)."""
     dist = dist or Dist()
     set_threads(config.num_threads)
     seed_everything(config.seed)
-    device = distributed.rank_device(pick_device(config.device), dist)
+    device = rank_device(pick_device(config.device), dist)
     loader, loader_gen, sampler, val_loader = _loaders(config, dataset, dist, device)
     model = MNAD(**config.model_args()).to(device)
     if config.channels_last:
@@ -206,7 +192,9 @@ def build(
         session.log = json.loads(state["log"])
         torch.set_rng_state(state["rng"]["torch"])
     if dist.active:
-        session.net = distributed.data_parallel(model, device)
+        from mnad_lite.engine.distributed import data_parallel
+
+        session.net = data_parallel(model, device)
     return session
 
 
@@ -216,6 +204,8 @@ def train_epoch(
     """One pass of Eq. 8 over the training clips; returns the epoch's log entry."""
     from tqdm.auto import tqdm
 
+    if s.dist.active:  # several processes: the terms and diagnostics of every rank
+        from mnad_lite.engine.distributed import mean_over_ranks, sum_over_ranks
     config = s.config
     net = s.net if s.net is not None else s.model
     s.loader_gen.manual_seed(config.seed * 1_000_003 + epoch)  # same order after a resume
@@ -248,7 +238,7 @@ def train_epoch(
         s.optimizer.step()
         stacked = torch.stack([terms[k].detach().float() for k in TERMS])
         if s.dist.active:  # each term is a mean over equal shards: the global batch's
-            stacked = distributed.mean_over_ranks(stacked)
+            stacked = mean_over_ranks(stacked)
         values = dict(zip(TERMS, stacked.tolist(), strict=True))
         for k, v in values.items():
             sums[k] += v
@@ -260,7 +250,7 @@ def train_epoch(
             on_step({"epoch": epoch, "step": step, **values})
     bar.close()
     if diag is not None and s.dist.active:  # sums over every rank's queries
-        diag = {k: distributed.sum_over_ranks(v) for k, v in diag.items()}
+        diag = {k: sum_over_ranks(v) for k, v in diag.items()}
     return {
         "epoch": epoch + 1,
         **{k: v / max(s.steps_per_epoch, 1) for k, v in sums.items()},
@@ -279,7 +269,9 @@ def finish_epoch(s: Session, epoch: int, entry: dict[str, Any]) -> None:
     if s.dist.is_main:
         _finish_main(s, epoch, entry)
     if s.dist.active:
-        entry, s.best = distributed.from_main((entry, s.best))
+        from mnad_lite.engine.distributed import from_main
+
+        entry, s.best = from_main((entry, s.best))
         if not s.dist.is_main:
             s.log.append(entry)
 
@@ -310,7 +302,7 @@ def _finish_main(s: Session, epoch: int, entry: dict[str, Any]) -> None:
 def _processes(config: Config) -> tuple[Config, Dist]:
     """The processes torchrun started (one without it) and ``config`` with their number;
     a one-line ConfigError when ``world_size`` asks for other processes than exist."""
-    dist = distributed.detect()
+    dist = detect_processes()
     if config.world_size > 1 and not dist.active:
         raise ConfigError(
             f"world_size={config.world_size} needs torchrun: "
@@ -342,17 +334,16 @@ def train(
     on_step: StepCallback | None = None,
     progress: bool = True,
 ) -> TrainResult:
-    """Train MNAD on the training videos of ``data`` (a root folder or an opened dataset).
+    """Train MNAD on the training videos of ``data``; a one-line ConfigError or DataError
+    when the run cannot start.
 
     Args:
         config: the run's :class:`~mnad_lite.engine.config.Config`.
-        data: dataset root (any layout :func:`mnad_lite.data.open_dataset` reads) or an
+        data: a dataset root (any layout :func:`mnad_lite.data.open_dataset` reads) or an
             ``AnomalyDataset``.
-        run: the run folder (created; an existing finished run is refused unless
-            ``resume``, so nothing is overwritten by accident).
+        run: the run folder (an existing run is refused unless ``resume``).
         resume: continue from ``run/last.pt``.
-        on_step: called after every optimisation step with a dict of the loss terms,
-            epoch and step (e.g. for live plots in a notebook).
+        on_step: called after every step with a dict of the loss terms, epoch and step.
         progress: show tqdm progress bars and a line per epoch.
     """
     from mnad_lite.data import open_dataset
@@ -360,9 +351,15 @@ def train(
     run = Path(run)
     config, dist = _processes(config)
     if config.reproducible == "portable":  # before any tensor code of this run
+        from mnad_lite.engine import portable
+
         portable.enable()
     dataset = open_dataset(data) if isinstance(data, (str, Path)) else data
-    dist = distributed.init(dist, distributed.rank_device(pick_device(config.device), dist))
+    device = rank_device(pick_device(config.device), dist)
+    if dist.active:  # the process group, barriers and the collectives
+        from mnad_lite.engine import distributed
+
+        dist = distributed.init(dist, device)
     s = None
     try:
         config = open_run(config, run, resume, dist)
@@ -385,5 +382,6 @@ def train(
     finally:
         if s is not None and s.model.memory is not None:
             s.model.memory.gather_queries = None  # the returned model is a one-process model
-        distributed.close(dist)
+        if dist.owns_group:
+            distributed.close(dist)
     return TrainResult(model=model, run=run, log=s.log or [])

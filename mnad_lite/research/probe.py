@@ -14,12 +14,76 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
+from torch.utils.data import DataLoader
 
-from mnad_lite.engine.inference import load_run, probe_videos
+from mnad_lite.data.clips import ClipDataset, split_clip
+from mnad_lite.engine.config import Config
+from mnad_lite.engine.inference import load_run
 from mnad_lite.engine.results import write_json
+from mnad_lite.engine.runtime import to_layout
 from mnad_lite.metrics import frame_auc
-from mnad_lite.model import PROBES
-from mnad_lite.scoring import anomaly_score, memory_terms
+from mnad_lite.model import MNAD, PROBES
+from mnad_lite.scoring import anomaly_score, frame_error, memory_terms, psnr
+
+
+@torch.no_grad()
+def probe_videos(
+    model: MNAD,
+    videos: list,
+    config: Config,
+    probes: tuple[str, ...],
+    batch_size: int | None = None,
+    device: torch.device | None = None,
+) -> dict[str, dict[str, np.ndarray]]:
+    """Score ``videos`` with the model as trained and with each decoder path cut.
+
+    Test-time update off (the memory stays as trained), one encoder pass per batch.
+    For ``"base"`` and every probe (see :meth:`mnad_lite.model.MNAD.decode`): ``psnr``
+    and ``distance`` ``[N]`` as in :func:`~mnad_lite.engine.inference.score_videos`; for
+    the probes also ``change`` ``[N]``, the mean squared change of the prediction on
+    [0, 1] frames, ``mean((Î_probe - Î)^2 / 4)``, and ``base_error`` ``[N]``, the base
+    prediction's own mean squared error, so ``change / base_error`` says how far a cut
+    moves the prediction in units of its error. Also ``video_ids`` and ``labels`` (or None).
+    """
+    device = device or next(model.parameters()).device
+    batch_size = batch_size or config.eval_batch_size
+    model.eval()
+    names = ("base", *probes)
+    rows: dict[str, dict[str, list]] = {
+        n: {"psnr": [], "distance": [], "change": []} for n in names
+    }
+    base_err: list[torch.Tensor] = []
+    vids: list[np.ndarray] = []
+    labels: list[np.ndarray] | None = []
+    for vid, video in enumerate(videos):
+        clips = ClipDataset([video], config.t_length, config.size, config.channels)
+        vids.append(np.full(len(clips), vid))
+        if video.labels is None or labels is None:
+            labels = None
+        else:
+            labels.append(np.asarray(video.labels)[clips.index[:, 1]])
+        for clip in DataLoader(clips, batch_size=batch_size):
+            x, target = split_clip(clip.to(device), config.method)
+            z, skips = model.encode(to_layout(x, config.channels_last))
+            base = model.decode(z, skips, False)
+            base_pred = base.prediction.float()
+            base_err.append(frame_error(base_pred, target).flatten(1).mean(1).cpu())
+            for name in names:
+                out = base if name == "base" else model.decode(z, skips, False, probe=name)
+                pred = out.prediction.float()
+                rows[name]["psnr"].append(psnr(pred, target, config.psnr_form).cpu())
+                dist = out.memory.distance if out.memory else torch.zeros(len(x))
+                rows[name]["distance"].append(dist.float().cpu())
+                change = ((pred - base_pred) ** 2 / 4).flatten(1).mean(1)
+                rows[name]["change"].append(change.cpu())
+    result: dict[str, dict[str, Any]] = {}
+    for name in names:
+        result[name] = {k: torch.cat(v).double().numpy() for k, v in rows[name].items()}
+        result[name]["base_error"] = torch.cat(base_err).double().numpy()
+    result["video_ids"] = np.concatenate(vids)  # type: ignore[assignment]
+    result["labels"] = np.concatenate(labels) if labels else None  # type: ignore[assignment]
+    return result
 
 
 def probe_run(

@@ -153,15 +153,16 @@ def test_run_natively_drops_the_portable_pins_and_names_a_failure(monkeypatch):
     import json
 
     from mnad_lite.course.tools import run_natively
-    from mnad_lite.engine import portable
+    from mnad_lite.engine.config import SWITCH
+    from mnad_lite.engine.portable import ENVIRONMENT
 
     monkeypatch.setenv("ATEN_CPU_CAPABILITY", "default")  # what portable.enable() leaves
-    monkeypatch.setenv(portable.SWITCH, "portable")
+    monkeypatch.setenv(SWITCH, "portable")
     code = (
         "import json, os, sys; "
         "print(json.dumps({k: os.environ.get(k) for k in json.loads(sys.argv[1])}))"
     )
-    names = [*portable.ENVIRONMENT, portable.SWITCH]
+    names = [*ENVIRONMENT, SWITCH]
     assert json.loads(run_natively(code, names, "env")) == dict.fromkeys(names)
     with pytest.raises(MNADError, match=r"^boom failed: ValueError: bad$"):
         run_natively("raise ValueError('bad')", {}, "boom")
