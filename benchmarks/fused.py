@@ -20,11 +20,7 @@ from torch import Tensor, nn
 
 from mnad_lite.errors import MNADError
 from mnad_lite.memory import NORM_EPS, Memory, MemoryOutput
-from mnad_lite.model import MNAD, Decoder, ModelOutput, _apply_probe
-
-#: The probes under which the decoder still reads the memory through :func:`read_conv`;
-#: the others edit ``concat(q, p̂)`` and take the reference path.
-FUSED_PROBES = (None, "no_deep_skip")
+from mnad_lite.model import MNAD, Cut, Decoder, ModelOutput
 
 
 class _UnitQueries(torch.autograd.Function):
@@ -116,13 +112,9 @@ class FusedMNAD(MNAD):
         if self.memory is not None:
             self.memory.__class__ = FusedMemory
 
-    def decode(self, z, skips, update_memory=None, probe=None) -> ModelOutput:
-        if self.memory is None or not self.fused_read or probe not in FUSED_PROBES:
-            return super().decode(z, skips, update_memory, probe)
-        if probe == "no_deep_skip" and not self.decoder.concat[0]:
-            return super().decode(z, skips, update_memory, probe)  # its one-line error
+    def decode(self, z, skips, update_memory=None, cut: Cut | None = None) -> ModelOutput:
+        if self.memory is None or not self.fused_read or cut is not None:
+            return super().decode(z, skips, update_memory, cut)  # a probe: the reference
         mem = self.memory(z, update=update_memory)
-        if probe is not None:
-            _, skips = _apply_probe(probe, mem.queries, skips, self.memory)
         prediction = self.decoder(mem, skips if self.method == "pred" else None)
         return ModelOutput(prediction=prediction, queries=mem.queries, memory=mem)

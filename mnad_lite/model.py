@@ -20,6 +20,7 @@ Beyond the paper, ``position`` makes the queries position-aware (off by default;
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -32,11 +33,11 @@ from mnad_lite.memory import Memory, MemoryOutput, WeightNorm
 
 Method = Literal["pred", "recon"]
 METHODS = ("pred", "recon")
-Probe = Literal["mean_item", "no_read", "no_query", "no_deep_skip"]
-PROBES = ("mean_item", "no_read", "no_query", "no_deep_skip")
 Position = Literal["none", "input", "query"]
 #: Beyond the paper: where coordinate channels (x, y) are appended (``"none"``: the paper).
 POSITIONS = ("none", "input", "query")
+#: Edits (decoder input, skips) before the decoder: the probes of mnad_lite.research.probe.
+Cut = Callable[[Tensor, list[Tensor]], tuple[Tensor, list[Tensor]]]
 
 
 def coordinate_channels(x: Tensor) -> Tensor:
@@ -185,30 +186,15 @@ class MNAD(nn.Module):
             encoder output, C channels).
         weight_norm, loss_form, margin, distance_form: passed to
             :class:`mnad_lite.memory.Memory`.
-        position: **beyond the paper** (off by default): make the queries position-aware.
-            ``"none"`` is the paper's model, unchanged. ``"input"`` appends coordinate
-            channels (x, y) in [-1, 1] to the encoder input (CoordConv): the first conv
-            gets 2 more input channels and the encoder *may* learn place-dependent
-            features. ``"query"`` appends them to the query map before the memory:
-            ``q = normalize(concat(normalize(z), x, y))``, so queries and items have
-            C + 2 dimensions and the decoder reads ``2(C + 2)`` channels (``C + 2``
-            without memory); no parameter is added to the encoder. Why concatenate and
-            not project back to C with a learned 1x1 conv: a learned projection (or a
-            raw ``concat(z, x, y)``, whose share of position shrinks as ||z|| grows)
-            lets training learn position away, and the compactness loss (Eq. 10) pulls
-            that way, since position only spreads the queries of a normal appearance.
-            Normalising the appearance part to unit length first fixes the share of
-            position in every similarity (coordinates norm <= sqrt(2), same order as
-            the unit appearance part), so an item becomes a prototype of *what and
-            where*, and a normal appearance in an unusual place is far from every item
-            (large D, Eq. 15). The encoder stays translation-equivariant.
+        position: **beyond the paper** (``"none"``, the paper's model, by default):
+            coordinate channels (x, y) appended to the encoder input (``"input"``,
+            CoordConv) or to the unit query map before the memory (``"query"``: ``q =
+            normalize(concat(normalize(z), x, y))``, C + 2 dimensions, no new parameter),
+            so an item is a prototype of what *and where*. Why this form: docs/place.md.
         read_temperature, read_gradient: **beyond the paper**, passed to
             :class:`mnad_lite.memory.Memory` (1 and False: the paper's read).
-        deep_skip: **beyond the paper** (True by default, the paper's U-Net): False leaves
-            out the deepest skip of the prediction network (the 1/4-resolution encoder
-            output), so what the decoder knows below 1/2 resolution comes through
-            ``concat(q, p̂)`` only; the up-convolution before it keeps 8w channels, as
-            reconstruction's do.
+        deep_skip: **beyond the paper**: False leaves out the deepest skip (prediction
+            only), so the decoder sees below 1/2 resolution through ``concat(q, p̂)`` only.
 
     ``forward(x, update_memory=None)`` takes ``[B, in_channels * (t_length - 1), H, W]``
     (``[B, in_channels, H, W]`` for recon), H and W divisible by 8.
@@ -294,29 +280,18 @@ class MNAD(nn.Module):
         z: Tensor,
         skips: list[Tensor],
         update_memory: bool | None = None,
-        probe: Probe | None = None,
+        cut: Cut | None = None,
     ) -> ModelOutput:
-        """Memory (read, losses, maybe update) and decoder on an encoded query map.
-
-        ``probe`` (a test-time diagnostic, beyond the paper) cuts one path into the
-        decoder to measure how much the prediction relies on it: ``"mean_item"``
-        replaces every read item p̂ by the mean item, ``"no_read"`` zeroes the read
-        half of ``concat(q, p̂)``, ``"no_query"`` zeroes the query half (without memory:
-        the whole decoder input), ``"no_deep_skip"`` zeroes the deepest skip (the
-        1/4-resolution encoder output the decoder concatenates first).
-        """
-        if probe is not None and probe not in PROBES:
-            raise MNADError(f"probe must be one of {PROBES}, got {probe!r}")
-        if probe == "no_deep_skip" and not self.decoder.concat[0]:
-            raise MNADError("probe no_deep_skip: this model's decoder has no deepest skip")
+        """Memory (read, losses, maybe update) and decoder on an encoded query map; ``cut``
+        (beyond the paper) edits the decoder input and skips first, to probe a path."""
         if self.memory is not None:
             mem = self.memory(z, update=update_memory)
             queries = mem.queries
             features = mem.features.to(z.dtype)  # concat(q, p̂)   [B, 2C, h, w]
         else:
             mem, features, queries = None, z, z
-        if probe is not None:
-            features, skips = _apply_probe(probe, features, skips, self.memory)
+        if cut is not None:
+            features, skips = cut(features, list(skips))
         prediction = self.decoder(features, skips if self.method == "pred" else None)
         return ModelOutput(prediction=prediction, queries=queries, memory=mem)
 
@@ -324,31 +299,6 @@ class MNAD(nn.Module):
         """Predict (or reconstruct) a frame; updates the memory in training mode by default."""
         z, skips = self.encode(x)
         return self.decode(z, skips, update_memory)
-
-
-def _apply_probe(
-    probe: str, features: Tensor, skips: list[Tensor], memory: Memory | None
-) -> tuple[Tensor, list[Tensor]]:
-    """The decoder input ``[B, 2C or C, h, w]`` and skips with one path cut (see decode)."""
-    skips = list(skips)
-    if probe == "no_deep_skip":
-        if skips:
-            skips[-1] = torch.zeros_like(skips[-1])
-        return features, skips
-    features = features.clone()
-    if memory is None:  # no read half to cut; "no_query" zeroes the whole input
-        if probe == "no_query":
-            features.zero_()
-        return features, skips
-    c = memory.feat_dim
-    if probe == "no_query":
-        features[:, :c] = 0
-    elif probe == "no_read":
-        features[:, c:] = 0
-    else:  # mean_item: p̂^k = (1/M) sum_m p_m for every query
-        mean_item = memory.items.mean(dim=0).to(features.dtype)  # [C]
-        features[:, c:] = mean_item[None, :, None, None]
-    return features, skips
 
 
 def count_parameters(model: nn.Module) -> int:

@@ -1,26 +1,13 @@
 """Frame scores: Eqs. 6-7 and 14, 16-17 (the feature distance, Eq. 15, is in memory.py).
 
-Tensor functions take frames in the network's range [-1, 1]:
-
-- :func:`frame_error` (the squared error on [0, 1] frames that Eqs. 6 and 14 share),
-  :func:`psnr` (Eq. 14), :func:`regular_score` (Eqs. 6-7) -> per frame.
-
-Array functions take one value per test frame, all test videos concatenated, with
-``video_ids`` ``[N]`` saying which video each frame belongs to:
-
-- :func:`minmax` / :func:`normalize` (Eq. 17), :func:`anomaly_score` (Eq. 16).
-
-Eq. 17 has two forms here (``normalization``):
-
-- ``"video"``: min-max over all frames of the same test video (the paper's protocol). It
-  uses future frames and forces every video to span 0..1.
-- ``"global"``: one min-max over all test frames.
-
-A third, for streams, standardises with statistics of normal data only (no future
-frames): :mod:`mnad_lite.alerts.online`, built on :func:`combine`.
-
-How scores are judged against labels (AUCs, EER, AP) is :mod:`mnad_lite.metrics`.
-Anomaly scores: higher = more anomalous.
+Tensor functions take frames in the network's range [-1, 1] and give one value per frame:
+:func:`psnr` (Eq. 14) and :func:`regular_score` (Eqs. 6-7), both from :func:`frame_error`.
+Array functions take one value per test frame, all test videos concatenated, and
+``video_ids`` ``[N]``: :func:`normalize` (Eq. 17, min-max per test video as in the paper,
+which uses future frames, or once over all frames) and :func:`anomaly_score` (Eq. 16).
+The online form for streams, standardised on normal data only, is
+:mod:`mnad_lite.alerts.online`, built on :func:`combine`. Anomaly scores: higher = more
+anomalous; :mod:`mnad_lite.metrics` judges them against labels.
 """
 
 from __future__ import annotations
@@ -135,7 +122,7 @@ def normalize(
     values: np.ndarray, video_ids: np.ndarray, normalization: Normalization = "video"
 ) -> np.ndarray:
     """Eq. 17, the min-max forms: per test video (the paper's protocol) or once over all
-    frames (``"global"``). The online form is :func:`standardize`.
+    frames (``"global"``). The online form is :func:`mnad_lite.alerts.online.standardize`.
 
     Args:
         values: ``[N]`` per-frame values; video_ids: ``[N]`` video of each frame.

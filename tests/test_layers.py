@@ -18,6 +18,7 @@ imported from the package root (``from mnad_lite import train`` is the engine's 
 from __future__ import annotations
 
 import ast
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -143,20 +144,61 @@ def test_the_checker_sees_every_import_form(tmp_path: Path, where: str, source: 
     assert imports_of(path, tmp_path / "mnad_lite") == {f"mnad_lite.{expected}"}
 
 
-def test_the_core_loads_without_the_tools_beside_it():
-    """generate -> train -> evaluate, in a fresh process, imports no module beside the core."""
-    code = (
-        "import sys, mnad_lite\n"
-        "from mnad_lite.data import generate\n"
-        "mnad_lite.train, mnad_lite.evaluate, mnad_lite.load_run\n"
-        "import mnad_lite.engine.evaluation\n"
-        "beside = sorted(m for m in sys.modules if m.split('.')[:2] in "
-        "(['mnad_lite', 'research'], ['mnad_lite', 'alerts'], ['mnad_lite', 'course'], "
-        "['mnad_lite', 'cli']))\n"
-        "print(beside)"
+#: What the path a learner follows (generate -> train -> evaluate) may load, in lines.
+CORE_BUDGET = 4_000
+CORE_FILE_LINES = 400
+FUNCTION_LINES = 60
+
+#: generate -> train -> evaluate on a tiny synthetic dataset, in a fresh process; prints
+#: the package modules it loaded as JSON (module -> file).
+CORE_PATH = """
+import contextlib, io, json, sys, tempfile
+from pathlib import Path
+import mnad_lite
+from mnad_lite.data import generate
+from mnad_lite.engine.config import preset
+root = Path(tempfile.mkdtemp())
+generate(root / "data", preset="quick")
+config = preset("quick", epochs=1, max_steps=2, size=(32, 48), device="cpu")
+with contextlib.redirect_stderr(io.StringIO()):
+    mnad_lite.train(config, root / "data", root / "run", progress=False)
+    mnad_lite.evaluate(root / "run", root / "data", device="cpu", progress=False)
+loaded = {k: m.__file__ for k, m in sys.modules.items() if k.split(".")[0] == "mnad_lite"}
+print(json.dumps(loaded))
+"""
+
+
+@pytest.fixture(scope="module")
+def core_path_modules() -> dict[str, str]:
+    out = subprocess.run(
+        [sys.executable, "-c", CORE_PATH], capture_output=True, text=True, timeout=600
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip().splitlines()[-1] == "[]"
+    assert out.returncode == 0, out.stderr[-2000:]
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def test_the_core_path_loads_no_tool_beside_it(core_path_modules: dict[str, str]):
+    beside = sorted(m for m in core_path_modules if LAYERS.get(top(m), 0) > 2)
+    assert beside == [], f"generate -> train -> evaluate loaded {beside}"
+
+
+def test_the_core_path_fits_its_line_budget(core_path_modules: dict[str, str]):
+    """What a learner reads to follow generate -> train -> evaluate stays small: the
+    benchmarks' formats, portable CPU runs and several processes load only when used."""
+    lines = {m: len(Path(f).read_text().splitlines()) for m, f in core_path_modules.items()}
+    shown = ", ".join(f"{m} {n}" for m, n in sorted(lines.items(), key=lambda kv: -kv[1]))
+    assert sum(lines.values()) <= CORE_BUDGET, f"{sum(lines.values())} lines: {shown}"
+
+
+@pytest.mark.parametrize("path", modules(), ids=lambda p: str(p.relative_to(PACKAGE)))
+def test_functions_stay_short_and_core_files_too(path: Path):
+    text = path.read_text()
+    if LAYERS[path.relative_to(PACKAGE).parts[0].removesuffix(".py")] <= 2:
+        assert len(text.splitlines()) <= CORE_FILE_LINES, f"{path.name}: over {CORE_FILE_LINES}"
+    for node in ast.walk(ast.parse(text)):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            length = node.end_lineno - node.lineno + 1
+            assert length <= FUNCTION_LINES, f"{path.name}: {node.name} has {length} lines"
 
 
 @pytest.mark.parametrize("argv", [["--help"], ["data", "info", "--help"], ["train", "--help"]])

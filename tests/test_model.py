@@ -8,7 +8,7 @@ import torch.nn.functional as F
 
 from mnad_lite.errors import MNADError
 from mnad_lite.memory import update
-from mnad_lite.model import MNAD, PROBES, Decoder, Encoder, ModelOutput, count_parameters
+from mnad_lite.model import MNAD, Decoder, Encoder, ModelOutput, count_parameters
 
 W = 4  # CPU-sized width: same architecture, narrower
 
@@ -300,8 +300,6 @@ def test_no_deep_skip_ignores_only_the_deepest_skip(monkeypatch):
     torch.testing.assert_close(model(x).prediction, base, rtol=0, atol=0)
     monkeypatch.setattr(model.encoder, "forward", perturb(-2))  # the next one is read
     assert not torch.allclose(model(x).prediction, base)
-    with pytest.raises(MNADError, match="no_deep_skip: this model's decoder has no deepest"):
-        model.decode(*model.encode(x), probe="no_deep_skip")
     with pytest.raises(MNADError, match="deep_skip=False applies to prediction"):
         small("recon", deep_skip=False)
 
@@ -409,46 +407,3 @@ def test_same_seed_same_model(method):
     assert torch.equal(o1.compactness, o2.compactness)
     assert torch.equal(m1.memory.items, m2.memory.items)  # same update too
     assert not torch.allclose(o1.prediction, o3.prediction)  # the seed matters
-
-
-# --- test-time probes: cut one path into the decoder ----------------------------------------
-
-
-@pytest.mark.parametrize("use_memory", [True, False])
-def test_probes_cut_exactly_one_path(use_memory):
-    torch.manual_seed(0)
-    # BatchNorm on batch statistics: an untrained net in eval mode can have a dead (all
-    # ReLU-zero) decoder path, where no cut would show
-    model = MNAD("pred", in_channels=1, width=4, use_memory=use_memory).train()
-    x = torch.randn(2, 4, 32, 32)
-    with torch.no_grad():
-        z, skips = model.encode(x)
-        base = model.decode(z, skips, False).prediction
-        cut = {p: model.decode(z, skips, False, probe=p).prediction for p in PROBES}
-    assert all(c.shape == base.shape for c in cut.values())
-    assert not torch.allclose(cut["no_deep_skip"], base)
-    assert not torch.allclose(cut["no_query"], base)
-    if use_memory:
-        assert not torch.allclose(cut["no_read"], base)
-        assert not torch.allclose(cut["mean_item"], cut["no_read"])
-    else:  # nothing to cut on the memory side
-        torch.testing.assert_close(cut["no_read"], base)
-        torch.testing.assert_close(cut["mean_item"], base)
-    # a probe never changes the memory or the skips it was given
-    assert all(s.abs().sum() > 0 for s in skips)
-    with pytest.raises(MNADError, match="probe must be one of"):
-        model.decode(z, skips, False, probe="no_memory")
-
-
-def test_mean_item_probe_reads_the_mean_item():
-    torch.manual_seed(1)
-    model = MNAD("pred", in_channels=1, width=4).eval()
-    z, skips = model.encode(torch.randn(1, 4, 16, 16))
-    seen = {}
-    hook = model.decoder.inner.register_forward_pre_hook(lambda m, a: seen.update(x=a[0]))
-    with torch.no_grad():
-        model.decode(z, skips, False, probe="mean_item")
-    hook.remove()
-    c = model.feat_dim
-    expected = model.memory.items.mean(0)[None, :, None, None].expand(1, c, 2, 2)
-    torch.testing.assert_close(seen["x"][:, c:], expected)

@@ -23,7 +23,7 @@ ever written into the repository or beside a dataset. Its layout::
     CACHE/
       data/synthetic-<preset>-seed<seed>-v<generator version>/   the generated benchmark
       runs/<preset>-<method>-<hash>/    config.json, log.jsonl, steps.jsonl, model.pt ...
-      *.npy                             decoded frames (mnad_lite.data.frames), only
+      *.npy                             decoded frames (mnad_lite.data.cache), only
                                         when $MNAD_CACHE is set
 
 A run is trained into a temporary folder beside its final one and renamed when

@@ -35,20 +35,10 @@ SWITCH = "MNAD_REPRODUCIBLE"
 
 #: Per-method defaults of the authors' code (MNAD.md section 5 and 4).
 METHOD_DEFAULTS: dict[str, dict[str, Any]] = {
-    "pred": {
-        "t_length": 5,
-        "lambda_compact": 0.1,
-        "lambda_separate": 0.1,
-        "lambda_score": 0.6,
-        "gamma": 0.01,
-    },
-    "recon": {
-        "t_length": 1,
-        "lambda_compact": 0.01,
-        "lambda_separate": 0.01,
-        "lambda_score": 0.7,
-        "gamma": 0.015,
-    },
+    "pred": dict(t_length=5, lambda_compact=0.1, lambda_separate=0.1, lambda_score=0.6, gamma=0.01),
+    "recon": dict(
+        t_length=1, lambda_compact=0.01, lambda_separate=0.01, lambda_score=0.7, gamma=0.015
+    ),
 }
 
 
@@ -61,32 +51,17 @@ CHOICES: dict[str, tuple[Any, ...]] = {
     "method": tuple(METHOD_DEFAULTS),
     "channels": (1, 3),
     "weight_norm": WEIGHT_NORMS,
-    "loss_form": FORMS,
-    "psnr_form": FORMS,
-    "score_form": FORMS,
-    "distance_form": FORMS,
+    **dict.fromkeys(("loss_form", "psnr_form", "score_form", "distance_form"), FORMS),
     "position": ("none", "input", "query"),
     "device": DEVICES,
     "reproducible": MODES,
 }
 #: Lower bounds of numeric fields (inclusive).
 MINIMUM: dict[str, float] = {
-    "t_length": 1,
-    "val_videos": 0,
-    "width": 1,
-    "num_items": 1,
-    "margin": 0.0,
-    "lambda_compact": 0.0,
-    "lambda_separate": 0.0,
-    "batch_size": 1,
-    "epochs": 0,
-    "max_steps": 1,
-    "num_workers": 0,
-    "num_threads": 1,
-    "lambda_score": 0.0,
-    "gamma": 0.0,
-    "eval_batch_size": 1,
-    "world_size": 1,
+    **dict.fromkeys(("val_videos", "epochs", "num_workers"), 0),
+    **dict.fromkeys(("margin", "lambda_compact", "lambda_separate", "lambda_score", "gamma"), 0.0),
+    **dict.fromkeys(("t_length", "width", "num_items", "batch_size", "max_steps"), 1),
+    **dict.fromkeys(("num_threads", "eval_batch_size", "world_size"), 1),
 }
 
 
@@ -238,42 +213,22 @@ class Config:
 
 
 _PRESETS: dict[str, dict[str, Any]] = {
-    "paper": {
-        "size": (256, 256),
-        "channels": 3,
-        "width": 64,
-        "batch_size": 4,
-        "epochs": 60,
-        "lr": 2e-4,
-    },
-    "lite": {
-        "size": (128, 128),
-        "channels": 1,
-        "width": 16,
-        "batch_size": 4,
-        "epochs": 20,
-        "lr": 2e-4,
-    },
+    "paper": dict(size=(256, 256), channels=3, width=64, batch_size=4, epochs=60, lr=2e-4),
+    "lite": dict(size=(128, 128), channels=1, width=16, batch_size=4, epochs=20, lr=2e-4),
     # chosen by held-out error, not test labels: s160x240-w8 of docs/studies/fast-ped2.md
-    "fast": {
-        "size": (160, 240),
-        "channels": 1,
-        "width": 8,
-        "batch_size": 4,
-        "epochs": 17,
-        "lr": 2e-4,
-        "val_videos": 2,
-    },
-    "quick": {
-        "size": (32, 48),
-        "channels": 1,
-        "width": 4,
-        "batch_size": 4,
-        "epochs": 2,
-        "lr": 1e-3,
-        "max_steps": 8,
-        "eval_batch_size": 16,
-    },
+    "fast": dict(
+        size=(160, 240), channels=1, width=8, batch_size=4, epochs=17, lr=2e-4, val_videos=2
+    ),
+    "quick": dict(
+        size=(32, 48),
+        channels=1,
+        width=4,
+        batch_size=4,
+        epochs=2,
+        lr=1e-3,
+        max_steps=8,
+        eval_batch_size=16,
+    ),
 }
 
 

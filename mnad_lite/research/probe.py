@@ -2,10 +2,10 @@
 
 The prediction network can reach the decoder three ways: the normalised queries q, the
 read items p̂ (Eq. 2) and the U-Net skips. :func:`probe_run` cuts one at a time at test
-time (no retraining; :meth:`mnad_lite.model.MNAD.decode`'s ``probe``) and reports, per
-cut, how far the prediction moves (in units of its own error) and how the frame AUC of
-the paper's protocol changes. A path the decoder ignores moves nothing when cut.
-This is a diagnostic beyond the paper.
+time (no retraining: :func:`cut`, handed to :meth:`mnad_lite.model.MNAD.decode`) and
+reports, per cut, how far the prediction moves (in units of its own error) and how the
+frame AUC of the paper's protocol changes. A path the decoder ignores moves nothing when
+cut. This is a diagnostic beyond the paper.
 """
 
 from __future__ import annotations
@@ -22,9 +22,47 @@ from mnad_lite.engine.config import Config
 from mnad_lite.engine.inference import load_run
 from mnad_lite.engine.results import write_json
 from mnad_lite.engine.runtime import to_layout
+from mnad_lite.errors import MNADError
+from mnad_lite.memory import Memory
 from mnad_lite.metrics import frame_auc
-from mnad_lite.model import MNAD, PROBES
+from mnad_lite.model import MNAD, Cut
 from mnad_lite.scoring import anomaly_score, frame_error, memory_terms, psnr
+
+PROBES = ("mean_item", "no_read", "no_query", "no_deep_skip")
+
+
+def cut(probe: str, model: MNAD) -> Cut:
+    """The decoder path ``probe`` cuts, for ``model.decode(..., cut=...)``.
+
+    ``"mean_item"`` replaces every read item p̂ by the mean item (1/M) sum_m p_m;
+    ``"no_read"`` zeroes the read half of ``concat(q, p̂)``; ``"no_query"`` the query half
+    (without memory: the whole decoder input); ``"no_deep_skip"`` the deepest skip (the
+    1/4-resolution encoder output the decoder concatenates first).
+    """
+    if probe not in PROBES:
+        raise MNADError(f"probe must be one of {PROBES}, got {probe!r}")
+    if probe == "no_deep_skip" and not model.decoder.concat[0]:
+        raise MNADError("probe no_deep_skip: this model's decoder has no deepest skip")
+    memory: Memory | None = model.memory
+
+    def apply(features: torch.Tensor, skips: list[torch.Tensor]):
+        if probe == "no_deep_skip":
+            if skips:
+                skips[-1] = torch.zeros_like(skips[-1])
+            return features, skips
+        features = features.clone()
+        if memory is None:  # no read half: "no_query" zeroes the whole input
+            return (features.zero_() if probe == "no_query" else features), skips
+        c = memory.feat_dim
+        if probe == "no_query":
+            features[:, :c] = 0
+        elif probe == "no_read":
+            features[:, c:] = 0
+        else:  # mean_item
+            features[:, c:] = memory.items.mean(dim=0).to(features.dtype)[None, :, None, None]
+        return features, skips
+
+    return apply
 
 
 @torch.no_grad()
@@ -39,7 +77,7 @@ def probe_videos(
     """Score ``videos`` with the model as trained and with each decoder path cut.
 
     Test-time update off (the memory stays as trained), one encoder pass per batch.
-    For ``"base"`` and every probe (see :meth:`mnad_lite.model.MNAD.decode`): ``psnr``
+    For ``"base"`` and every probe (:func:`cut`): ``psnr``
     and ``distance`` ``[N]`` as in :func:`~mnad_lite.engine.inference.score_videos`; for
     the probes also ``change`` ``[N]``, the mean squared change of the prediction on
     [0, 1] frames, ``mean((Î_probe - Î)^2 / 4)``, and ``base_error`` ``[N]``, the base
@@ -70,7 +108,7 @@ def probe_videos(
             base_pred = base.prediction.float()
             base_err.append(frame_error(base_pred, target).flatten(1).mean(1).cpu())
             for name in names:
-                out = base if name == "base" else model.decode(z, skips, False, probe=name)
+                out = base if name == "base" else model.decode(z, skips, False, cut(name, model))
                 pred = out.prediction.float()
                 rows[name]["psnr"].append(psnr(pred, target, config.psnr_form).cpu())
                 dist = out.memory.distance if out.memory else torch.zeros(len(x))

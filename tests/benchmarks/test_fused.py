@@ -29,13 +29,13 @@ from mnad_lite.engine.config import preset
 from mnad_lite.engine.inference import _score_batch
 from mnad_lite.losses import total_loss
 from mnad_lite.memory import NORM_EPS, MemoryOutput, init_items
-from mnad_lite.model import PROBES
+from mnad_lite.research.probe import PROBES, cut
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
-from fused import FUSED_PROBES, _UnitQueries, read_conv  # noqa: E402
 from fused import FusedDecoder as Decoder  # noqa: E402
 from fused import FusedMemory as Memory  # noqa: E402
 from fused import FusedMNAD as MNAD  # noqa: E402
+from fused import _UnitQueries, read_conv  # noqa: E402
 
 W = 4  # CPU-sized width
 F64 = {"rtol": 1e-10, "atol": 1e-12}  # float64 rounding after a few hundred operations
@@ -321,9 +321,9 @@ def test_training_step_equals_reference_in_float64_channels_last(layout):
 
 @pytest.mark.parametrize("probe", PROBES)
 @pytest.mark.parametrize("kw", [{}, {"position": "query"}], ids=["default", "query"])
-def test_probes_equal_reference_and_fall_back_where_they_edit_the_concat(probe, kw, monkeypatch):
-    """Eval mode, no update: the probes that edit concat(q, p̂) take the reference path
-    (read_conv is not called), no_deep_skip keeps the fused read; same predictions."""
+def test_probes_take_the_reference_path(probe, kw, monkeypatch):
+    """Eval mode, no update: a probe's cut edits concat(q, p̂) or the skips, so the fused
+    model takes the reference path (read_conv is not called); same predictions."""
     fast_model, _ = double_pair(**kw)
     settle(fast_model, clips(fast_model, b=4, seed=2)[0])
     ref_model = reference_paths(fast_model)
@@ -342,10 +342,8 @@ def test_probes_equal_reference_and_fall_back_where_they_edit_the_concat(probe, 
     for model in (fast_model, ref_model):
         with torch.no_grad():
             z, skips = model.encode(x)
-            outs.append(model.decode(z, skips, update_memory=False, probe=probe))
-        if model is fast_model:
-            assert len(calls) == (1 if probe in FUSED_PROBES else 0), probe
-    assert len(calls) == (1 if probe in FUSED_PROBES else 0)  # the reference never fuses
+            outs.append(model.decode(z, skips, update_memory=False, cut=cut(probe, model)))
+    assert calls == []
     assert_same_outputs(*outs)
     assert float(outs[1].prediction.std()) > 1e-3  # not a constant frame
     with torch.no_grad():  # control: the probe does change the prediction
