@@ -34,9 +34,9 @@ from timing import header, set_threads
 from mnad_lite.cli.run import parse_overrides
 from mnad_lite.engine.config import PRESETS, preset
 from mnad_lite.engine.evaluation import evaluate
-from mnad_lite.engine.results import write_text_atomic
 from mnad_lite.engine.train import train
 from mnad_lite.errors import MNADError
+from mnad_lite.files import write_text_atomic
 
 
 def measure(config, data: str | Path, out: Path) -> dict:

@@ -1,22 +1,13 @@
 """mnad_lite: a small, faithful, fast reproduction of MNAD (Park, Noh and Ham, CVPR 2020).
 
-The core, what a learner reads to understand and reproduce MNAD, in layers (each imports
-only the layers before it; ``docs/architecture.md`` draws them):
-
-1. the method: :mod:`~mnad_lite.memory` (Eqs. 1-5, 10-13, 15), :mod:`~mnad_lite.model`,
-   :mod:`~mnad_lite.losses` (Eqs. 8-9), :mod:`~mnad_lite.scoring` (Eqs. 6-7, 14, 16-17),
-   :mod:`~mnad_lite.metrics` (AUCs, EER, AP, pixel and per-kind AUC); and
-   :mod:`~mnad_lite.data` (datasets, clips, the synthetic benchmark, your own video);
-2. the engine, :mod:`mnad_lite.engine`: configuration, checkpoints, runtime, training,
-   inference and the paper's evaluation protocol (``scores.csv``, ``eval.json``, figures).
-
-Beside the core, which never imports them: :mod:`mnad_lite.research` (studies, probes,
-summaries), :mod:`mnad_lite.alerts` (calibration, online scores, thresholds, watching a
-video, RBDC/TBDC) and :mod:`mnad_lite.course` (the notebooks' helpers). The command line
-(:mod:`mnad_lite.cli`) sits on top of all of them.
-
-The names below are imported lazily, so ``python -m mnad_lite --help`` starts without
-importing torch.
+The core, what a learner reads (``docs/architecture.md`` draws its layers): the method,
+:mod:`~mnad_lite.memory` (Eqs. 1-5, 10-13, 15), :mod:`~mnad_lite.model`,
+:mod:`~mnad_lite.losses` (Eqs. 8-9), :mod:`~mnad_lite.scoring` (Eqs. 6-7, 14, 16-17),
+:mod:`~mnad_lite.metrics`; the data, :mod:`~mnad_lite.data`; and the engine,
+:mod:`mnad_lite.engine` (configuration, checkpoints, training, inference, the paper's
+evaluation protocol). Beside it, never imported by it: :mod:`mnad_lite.research`,
+:mod:`mnad_lite.alerts`, :mod:`mnad_lite.course`; :mod:`mnad_lite.cli` sits on top.
+The names below load lazily, so ``python -m mnad_lite --help`` starts without torch.
 """
 
 from __future__ import annotations
@@ -25,11 +16,9 @@ import importlib
 import os
 import sys
 
-# Threads that wait for the others sleep instead of spinning. OpenMP reads this when torch
-# loads it, so it takes effect when mnad_lite is imported before torch (the command line).
-# On a machine whose cores are shared with another busy process, spinning made a 2-thread
-# training step about 5x slower (measured on this project's 2-core machine). A value set
-# in the environment wins.
+# Waiting threads sleep instead of spinning (OpenMP reads this when torch loads it; a value
+# set in the environment wins): on cores shared with another busy process, spinning made a
+# 2-thread training step about 5x slower on this project's 2-core machine.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 from typing import TYPE_CHECKING, Any
 

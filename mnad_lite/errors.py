@@ -1,10 +1,5 @@
-"""Errors the package raises for bad input.
-
-Every error a user can cause (a missing frame, a foreign checkpoint, a tensor of the
-wrong shape) is one of these: a ``ValueError`` subclass whose message is one line that
-names the file or argument and what is wrong. The command line prints that line and
-exits with status 2 instead of a traceback.
-"""
+"""Errors for bad input: ``ValueError`` subclasses whose message is one line naming the file
+or argument and what is wrong; the command line prints it and exits with status 2."""
 
 from __future__ import annotations
 

@@ -16,17 +16,9 @@ from mnad_lite.model import ModelOutput
 
 
 def reconstruction_loss(prediction: Tensor, target: Tensor, form: Form = "code") -> Tensor:
-    """Eq. 9, ``L_rec = ||Î_t - I_t||_2``.
-
-    ``form="code"`` (authors' code, default): mean squared error over every element;
-    ``"paper"``: the L2 norm of each frame's error, averaged over the batch.
-
-    Args:
-        prediction: Î, ``[B, C, H, W]``; target: I, same shape.
-
-    Returns:
-        Scalar tensor.
-    """
+    """Eq. 9, ``L_rec = ||Î_t - I_t||_2`` for Î, I ``[B, C, H, W]``, a scalar: the mean
+    squared error over every element (``"code"``, the default) or the L2 norm of each
+    frame's error averaged over the batch (``"paper"``)."""
     check_form("form", form)
     if form == "code":
         return F.mse_loss(prediction, target)
@@ -40,15 +32,10 @@ def total_loss(
     lambda_separate: float = 0.1,
     form: Form = "code",
 ) -> dict[str, Tensor]:
-    """Eq. 8 and its terms: ``{"loss", "rec", "compact", "separate"}`` (scalars).
-
-    Args:
-        out: the model's output (prediction Î and the memory losses).
-        target: I, ``[B, C, H, W]``.
-        lambda_compact: λ_c; lambda_separate: λ_s (0.1 for prediction in the authors'
-            code, 0.01 for reconstruction).
-        form: the form of Eq. 9 (the memory's ``loss_form`` sets Eq. 10's).
-    """
+    """Eq. 8 and its terms, ``{"loss", "rec", "compact", "separate"}`` (scalars), from the
+    model's output (Î and the memory's losses) and the target I ``[B, C, H, W]``. λ_c and
+    λ_s are 0.1 for prediction in the authors' code, 0.01 for reconstruction; ``form`` is
+    Eq. 9's (the memory's ``loss_form`` sets Eq. 10's)."""
     rec = reconstruction_loss(out.prediction.float(), target.float(), form)
     compact, separate = out.compactness, out.separateness
     loss = rec + lambda_compact * compact + lambda_separate * separate

@@ -61,8 +61,6 @@ def flatten_queries(query_map: Tensor) -> Tensor:
 
 
 # --- read: Eqs. 1-2 -----------------------------------------------------------------------
-
-
 def read_weights(
     queries: Tensor, items: Tensor, temperature: float = 1.0, gradient: bool = False
 ) -> Tensor:
@@ -83,17 +81,12 @@ def read_items(weights: Tensor, items: Tensor) -> Tensor:
 def read(
     queries: Tensor, items: Tensor, temperature: float = 1.0, gradient: bool = False
 ) -> Tensor:
-    """Memory read, Eqs. 1-2: ``p̂^k = sum_m softmax_m(p_m . q^k / τ) p_m``, ``[N, C]``.
-
-    The decoder receives ``concat(q, p̂)``. ``temperature`` and ``gradient``: see
-    :func:`read_weights`.
-    """
+    """Memory read, Eqs. 1-2: ``p̂^k = sum_m softmax_m(p_m . q^k / τ) p_m``, ``[N, C]``; the
+    decoder receives ``concat(q, p̂)``. Options: :func:`read_weights`."""
     return read_items(read_weights(queries, items, temperature, gradient), items)
 
 
 # --- update: Eqs. 3-5 ---------------------------------------------------------------------
-
-
 def nearest_items(queries: Tensor, items: Tensor) -> Tensor:
     """Eq. 11: ``p = argmax_m w^{k,m}``, each query's nearest item ``[N]``.
 
@@ -121,13 +114,7 @@ def update(queries: Tensor, items: Tensor, weight_norm: WeightNorm = "all") -> T
     the max over all queries (``weight_norm="all"``, authors' code, the default) or over
     ``U^m`` (``"assigned"``, Eq. 5 as printed); f is L2 normalisation. Items that no query
     selects keep their direction (they are only re-normalised, as in the authors' code).
-
-    Args:
-        queries: q, ``[N, C]``, L2-normalised rows.
-        items: p, ``[M, C]``, L2-normalised rows.
-
-    Returns:
-        The updated items, ``[M, C]``, detached from any graph.
+    Unit queries ``[N, C]`` and items ``[M, C]`` -> the updated items ``[M, C]``, detached.
     """
     if weight_norm not in WEIGHT_NORMS:
         raise MNADError(f"weight_norm must be one of {WEIGHT_NORMS}, got {weight_norm!r}")
@@ -140,8 +127,6 @@ def update(queries: Tensor, items: Tensor, weight_norm: WeightNorm = "all") -> T
 
 
 # --- losses and distance: Eqs. 10-13, 15 --------------------------------------------------
-
-
 def query_distance(queries: Tensor, items: Tensor, form: Form = "code") -> Tensor:
     """Each query's distance to its nearest item p (Eq. 11), the term of Eqs. 10 and 15,
     ``[N]``: ``||q^k - p_p||^2 / C`` (``"code"``, the authors' mean squared error) or
@@ -154,10 +139,8 @@ def query_distance(queries: Tensor, items: Tensor, form: Form = "code") -> Tenso
 
 
 def compactness_loss(queries: Tensor, items: Tensor, form: Form = "code") -> Tensor:
-    """Feature compactness loss, Eq. 10: the mean over the queries of
-    :func:`query_distance` (authors' code: ``mean((q^k - p_p)^2)``, :func:`F.mse_loss`;
-    ``form="paper"``: ``||q^k - p_p||_2`` averaged over the queries, so that
-    λ_c keeps its scale). Scalar."""
+    """Feature compactness loss, Eq. 10, a scalar: :func:`query_distance` averaged over the
+    queries (``"code"``: ``mean((q^k - p_p)^2)``; ``"paper"``: mean ``||q^k - p_p||_2``)."""
     return query_distance(queries, items, form).mean()
 
 
@@ -186,12 +169,9 @@ def separateness_hinge(queries: Tensor, items: Tensor, margin: float = 1.0) -> T
 def feature_distance(
     queries: Tensor, items: Tensor, batch_size: int = 1, form: Form = "code"
 ) -> Tensor:
-    """Per-frame feature distance D, Eq. 15: ``D = (1/K) sum_k ||q^k - p_p||``, ``[B]``.
-
-    ``form="code"`` (the authors' scoring): the mean *squared* distance, i.e. the
-    compactness loss of the frame alone; ``"paper"``: the mean L2 distance, as printed.
-    ``queries`` ``[B*K, C]`` hold ``batch_size`` frames of K queries each, in order.
-    """
+    """Per-frame feature distance D, Eq. 15: ``D = (1/K) sum_k ||q^k - p_p||``, ``[B]``, for
+    queries ``[B*K, C]`` (``batch_size`` frames of K queries, in order). ``"code"`` (the
+    authors' scoring): the frame's own compactness loss; ``"paper"``: the mean L2 distance."""
     return query_distance(queries.detach(), items, form).reshape(batch_size, -1).mean(dim=1)
 
 
@@ -203,7 +183,6 @@ def distance_map(query_map: Tensor, items: Tensor, form: Form = "code") -> Tenso
 
 
 # --- what the memory is doing -------------------------------------------------------------
-
 #: An item counts as used when it is the nearest of at least this share of the queries.
 USED_SHARE = 0.01
 
@@ -262,8 +241,6 @@ def summarize_diagnostics(total: dict[str, Tensor]) -> dict[str, float]:
 
 
 # --- the module ---------------------------------------------------------------------------
-
-
 def _autocast_type(x: Tensor) -> str:
     return x.device.type if x.device.type in ("cuda", "mps", "xpu") else "cpu"
 
@@ -314,10 +291,9 @@ class Memory(nn.Module):
 
     The items are the buffer ``items`` ``[M, C]`` (saved, never given gradients).
     ``forward(x, update=None)`` updates them when ``update`` is true, or by default in
-    training mode. It computes in float32 whatever the autocast (float64 in a double model).
-    Data-parallel training sets ``gather_queries`` to an ``all_gather`` of the detached
-    queries ``[N, C] -> [W*N, C]`` in rank order: every process then applies the update of
-    one process on the concatenated batch; the read and losses use its own queries.
+    training mode, and computes in float32 whatever the autocast (float64 in a double
+    model). With several processes, ``gather_queries`` gathers every process's queries
+    (rank order) for the update, so all apply one update on the global batch.
     """
 
     items: Tensor

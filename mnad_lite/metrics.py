@@ -1,12 +1,8 @@
 """How frame scores are judged against ground truth: AUCs, EER, AP, pixel AUC, per kind.
 
-Every evaluation choice of MNAD.md section 6 side by side (:func:`evaluation_table`):
-micro AUC after per-video min-max (the paper's number), after one global min-max, macro
-AUC (mean of per-video AUCs), PSNR only; the equal error rate and average precision;
-pixel AUC of error maps against masks; AUC per anomaly kind. Thresholded decisions and
-the alarms an operator sees are :mod:`mnad_lite.alerts.alarms`.
-
-Labels are 1 for anomalous frames. Scores are anomaly scores: higher = more anomalous.
+Every evaluation choice of MNAD.md section 6 side by side: :func:`evaluation_table`.
+Labels are 1 for anomalous frames; scores are anomaly scores, higher = more anomalous.
+Thresholded decisions and alarms are :mod:`mnad_lite.alerts.alarms`.
 """
 
 from __future__ import annotations
@@ -49,13 +45,10 @@ def frame_auc(
     average: Literal["micro", "macro"] = "micro",
     single_class: Literal["skip", "error"] = "skip",
 ) -> float:
-    """Frame-level ROC AUC.
-
-    ``average="micro"``: one ROC over all frames concatenated (the paper's number).
-    ``average="macro"``: the mean of per-video AUCs; AUC is undefined on a video whose
-    frames are all normal or all anomalous: ``single_class="skip"`` leaves those videos
-    out (see :func:`single_class_videos`), ``"error"`` raises. NaN when nothing is left.
-    """
+    """Frame-level ROC AUC: one ROC over all frames (``"micro"``, the paper's number) or the
+    mean of per-video AUCs (``"macro"``), undefined on a video of one class, which
+    ``single_class="skip"`` leaves out (:func:`single_class_videos`; NaN when none is
+    left) and ``"error"`` refuses."""
     scores, labels = check_labels(scores, labels)
     if average == "micro":
         if labels.min() == labels.max():
@@ -214,14 +207,9 @@ def per_kind_auc(
     frame_index: np.ndarray,
     events: Sequence[Any],
 ) -> dict[str, dict[str, float]]:
-    """Frame AUC of each anomaly kind: its frames against all normal frames.
-
-    Args:
-        scores, labels: ``[N]``; video_names: ``[N]`` the video of each frame;
-        frame_index: ``[N]`` each frame's index in its video; events: objects with
-            ``video``, ``kind``, ``start`` and ``end`` (inclusive), e.g. the synthetic
-            manifest's.
-    """
+    """Frame AUC of each anomaly kind, its frames against all normal frames. Per frame
+    ``[N]``: scores, labels, video name and index in its video; ``events`` have ``video``,
+    ``kind``, ``start`` and ``end`` (inclusive), as the synthetic manifest's do."""
     names = np.asarray(video_names)
     kinds = np.full(len(scores), "", dtype=object)
     for ev in events:

@@ -150,15 +150,9 @@ class Decoder(nn.Module):
 
 @dataclass
 class ModelOutput:
-    """What :class:`MNAD` returns.
-
-    Attributes:
-        prediction: Î, ``[B, in_channels, H, W]`` in [-1, 1].
-        queries: L2-normalised query map ``[B, C, H/8, W/8]`` (raw encoder output
-            without memory).
-        memory: the memory's outputs (losses, read weights, distance), or None
-            for ``use_memory=False``.
-    """
+    """What :class:`MNAD` returns: the prediction Î ``[B, in_channels, H, W]`` in [-1, 1],
+    the unit query map ``[B, C, H/8, W/8]`` (the raw encoder output without memory) and
+    the memory's outputs (losses, read weights, distance; None without memory)."""
 
     prediction: Tensor
     queries: Tensor
@@ -258,11 +252,11 @@ class MNAD(nn.Module):
         self.decoder = Decoder(dec_in, in_channels, width, method == "pred", deep_skip)
 
     def check_input(self, x: Tensor) -> None:
-        expected = f"[B, {self.input_channels}, H, W] with H and W divisible by 8"
-        if x.ndim != 4 or x.shape[1] != self.input_channels:
-            raise MNADError(f"MNAD({self.method}) expects {expected}, got {tuple(x.shape)}")
-        if x.shape[2] % 8 or x.shape[3] % 8:
-            raise MNADError(f"MNAD({self.method}) expects {expected}, got {tuple(x.shape)}")
+        if x.ndim != 4 or x.shape[1] != self.input_channels or x.shape[2] % 8 or x.shape[3] % 8:
+            raise MNADError(
+                f"MNAD({self.method}) expects [B, {self.input_channels}, H, W] with H and W "
+                f"divisible by 8, got {tuple(x.shape)}"
+            )
 
     def encode(self, x: Tensor) -> tuple[Tensor, list[Tensor]]:
         """Encoder only: ``(query map [B, C, h, w], skips)``; raw encoder output, except

@@ -39,27 +39,16 @@ def to_unit(x: Tensor) -> Tensor:
 
 
 def frame_error(prediction: Tensor, target: Tensor) -> Tensor:
-    """Squared error of every element on frames rescaled to [0, 1]: ``[B, C, H, W]``.
-
-    The error both PSNR (Eq. 14) and the regular score (Eq. 6) start from, and the
-    per-pixel error map of the figures (mean over channels).
-    """
+    """Squared error of every element on frames rescaled to [0, 1], ``[B, C, H, W]``: where
+    PSNR (Eq. 14), the regular score (Eq. 6) and the error maps start."""
     _check_frames(prediction, target)
     return (to_unit(prediction.float()) - to_unit(target.float())) ** 2
 
 
 def psnr(prediction: Tensor, target: Tensor, form: Form = "code") -> Tensor:
-    """PSNR per frame, Eq. 14: ``10 log10(peak^2 / mse)``.
-
-    Frames are rescaled to [0, 1] first. ``form="code"`` (authors' code, default) uses
-    peak 1; ``form="paper"`` uses ``peak = max(Î_t)`` as printed.
-
-    Args:
-        prediction: Î, ``[B, C, H, W]`` in [-1, 1]; target: I, same shape.
-
-    Returns:
-        ``[B]`` PSNR in dB.
-    """
+    """PSNR per frame in dB, Eq. 14: ``10 log10(peak^2 / mse)``, Î and I ``[B, C, H, W]`` in
+    [-1, 1] -> ``[B]``. Frames are rescaled to [0, 1] first; the peak is 1 (``"code"``,
+    the default) or ``max(Î_t)`` as printed (``"paper"``)."""
     check_form("form", form)
     mse = frame_error(prediction, target).flatten(1).mean(dim=1).clamp_min(MSE_FLOOR)
     if form == "code":
@@ -69,16 +58,10 @@ def psnr(prediction: Tensor, target: Tensor, form: Form = "code") -> Tensor:
 
 
 def regular_score(prediction: Tensor, target: Tensor, form: Form = "code") -> Tensor:
-    """Weighted regular score per frame, Eqs. 6-7: ``eps_t = sum_ij W_ij e_ij``.
-
-    ``W_ij = (1 - exp(-e_ij)) / sum_ij (1 - exp(-e_ij))``. With ``form="code"`` (default)
-    ``e`` is the squared error of every element (pixel and channel) on [0, 1] frames,
-    as in the authors' code; with ``form="paper"`` it is the per-pixel L2 norm over
-    channels, as printed. The memory is updated at test time when ``eps_t < gamma``.
-
-    Returns:
-        ``[B]`` scores.
-    """
+    """Weighted regular score per frame, Eqs. 6-7, ``[B]``: ``eps_t = sum_ij W_ij e_ij`` with
+    ``W_ij = (1 - exp(-e_ij)) / sum_ij (1 - exp(-e_ij))``; e is the squared error of every
+    element on [0, 1] frames (``"code"``) or the per-pixel L2 norm over channels
+    (``"paper"``). The memory is updated at test time when ``eps_t < γ``."""
     check_form("form", form)
     sq = frame_error(prediction, target)  # [B, C, H, W]
     if form == "code":
@@ -91,8 +74,6 @@ def regular_score(prediction: Tensor, target: Tensor, form: Form = "code") -> Te
 
 
 # --- per-frame arrays ----------------------------------------------------------------------
-
-
 def as_1d(name: str, values: np.ndarray | list | Tensor) -> np.ndarray:
     arr = values.detach().cpu().numpy() if isinstance(values, Tensor) else np.asarray(values)
     if arr.ndim == 2 and 1 in arr.shape:  # (1, N) or (N, 1), as label files often are

@@ -15,8 +15,8 @@ def recompute_report(folder: Path) -> dict:
     import numpy as np
     from sklearn.metrics import roc_auc_score
 
-    from mnad_lite.engine.results import read_scores_csv
     from mnad_lite.metrics import evaluation_table
+    from mnad_lite.research.summary import read_scores_csv
 
     cols = read_scores_csv(folder / "scores.csv")
     saved = json.loads((folder / "eval.json").read_text())

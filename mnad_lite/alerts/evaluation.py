@@ -39,7 +39,6 @@ from mnad_lite.alerts.online import online_score
 from mnad_lite.data.video import video_fps
 from mnad_lite.engine.evaluation import (
     TestRun,
-    describe,
     final_scores,
     has_ground_truth,
     masks_of,
@@ -266,8 +265,8 @@ def evaluate(
             "(training videos) or a calibration.json in the run folder"
         )
     rate = test_fps(test.videos, fps)
-    scores, updated = score_test(test, test_update, batch_size, progress)
-    report = {**build_report(scores, test, calibration), **describe(test, updated)}
+    scores, source = score_test(test, test_update, batch_size, progress)
+    report = {**build_report(scores, test, calibration), **source}
     online = None if calibration is None else online_scores(scores, calibration, test.has_memory)
     flagged = None
     if spec is not None:

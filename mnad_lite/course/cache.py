@@ -43,7 +43,7 @@ from typing import Any
 
 from mnad_lite.data.cache import cache_root
 from mnad_lite.engine.config import Config, preset
-from mnad_lite.engine.results import write_json
+from mnad_lite.files import write_json
 
 #: The full (not quick) course configuration: the lite architecture on 48x72 frames, 3
 #: epochs of 150 steps. Sized so that the whole course, trained in the portable mode from an

@@ -1,16 +1,10 @@
 """Data: one dataset abstraction over the synthetic benchmark, real datasets, your video.
 
-- :func:`open_dataset` reads the native layout (``training/frames/<video>/<frame>.jpg``,
-  :mod:`.layouts`, labels from :mod:`.labels`) and the public benchmarks as released
-  (UCSD and CUHK Avenue: :mod:`.benchmark_layouts`; their labels: :mod:`.benchmark_labels`).
-- :class:`ClipDataset` cuts videos into clips of t_length frames scaled to [-1, 1];
-  each video is decoded once into a memory-mapped file under ``$MNAD_CACHE`` (:mod:`.cache`).
-- :func:`generate` writes the synthetic Ped2-like benchmark (:mod:`.synthetic`, drawn by
-  :mod:`.scene`), :func:`preview` pictures it; :func:`extract_frames` turns a video file
-  into the native layout (:mod:`.video`).
-
-The names of ``_LAZY`` are imported on first use (the command line does not pay for torch;
-training does not load the video tools).
+:func:`open_dataset` reads a dataset folder (:mod:`.layouts`); :class:`ClipDataset` cuts its
+videos into clips scaled to [-1, 1], each video decoded once into ``$MNAD_CACHE``
+(:mod:`.cache`); :func:`generate` writes the synthetic benchmark and :func:`preview`
+pictures it; :func:`extract_frames` turns a video file into the native layout. The names
+of ``_LAZY`` are imported on first use (training does not load the video tools).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The public benchmarks' label files and pixel masks (UCSD, CUHK Avenue, ShanghaiTech).
 
 Frame labels are uint8 0/1 ``[T]`` per test video, masks bool ``[T, H, W]``. Without a
-``testing/labels.csv`` (:mod:`.labels`), the labels come from the first found of:
+``testing/labels.csv`` (:mod:`.layouts`), the labels come from the first found of:
 
 1. a ``*.mat`` with a ``gt`` cell of 1-based [start; end] ranges per video (``ped2.mat``);
 2. a UCSD ``.m`` file, one ``gt_frame = [61:180];`` line per test video (1-based
@@ -23,7 +23,7 @@ import numpy as np
 import scipy.io
 
 from mnad_lite.data.frames import IMAGE_EXTS, natural_key
-from mnad_lite.data.labels import Labels, MaskLoader, read_mask
+from mnad_lite.data.layouts import Labels, MaskLoader, read_mask
 from mnad_lite.errors import DataError
 
 

@@ -88,6 +88,6 @@ def open_avenue(root: Path) -> AnomalyDataset:
         # frame labels = "any pixel of the mask" (MNAD.md section 7: differs from the
         # labels most papers use; put an avenue.mat with gt in ROOT to use those)
         for v in test:
-            v.labels = lambda v=v: v._mask_loader().any(axis=(1, 2)).astype("uint8")
+            v._labels = lambda v=v: v._mask_loader().any(axis=(1, 2)).astype("uint8")
         ds.label_source = mask_dir.relative_to(root).as_posix()
     return ds

@@ -21,23 +21,10 @@ from mnad_lite.errors import ConfigError, DataError
 
 
 class ClipDataset(Dataset):
-    """All clips of t_length consecutive frames, resized and scaled to [-1, 1].
-
-    Construction decodes nothing; items read their frames from the frame cache
-    (:mod:`.cache`, each video decoded once, on first use, or up front by :meth:`preload`).
-
-    Args:
-        videos: the videos to cut into clips (their order defines ``index[:, 0]``).
-        t_length: frames per clip (5 for prediction, 1 for reconstruction).
-        size: (H, W) every frame is resized to, e.g. (256, 256).
-        channels: 3 (RGB; gray sources become 3 equal channels) or 1.
-        cache: the frame cache (default: the process-wide one, :func:`.default_cache`).
-
-    Attributes:
-        index: int64 [N, 2]: (video position, index t of the clip's last frame).
-        frame_counts: T of each video.
-        frame_bytes: bytes of all the videos' frames, decoded at ``size``.
-    """
+    """All clips of ``t_length`` frames of ``videos``, resized to ``size`` (H, W), scaled to
+    [-1, 1]. Construction decodes nothing: items read ``cache`` (default: the process-wide
+    one), which decodes each video once. ``index`` is int64 [N, 2] (video position, t of the
+    clip's last frame); ``frame_counts`` the T of each video."""
 
     def __init__(
         self,
@@ -57,22 +44,20 @@ class ClipDataset(Dataset):
         self.channels = check_channels(channels)
         self._cache = cache
         self.frame_counts = [int(v.num_frames) for v in self.videos]
-        rows = [
-            np.stack([np.full(n - self.t_length + 1, i), np.arange(self.t_length - 1, n)], 1)
-            for i, n in enumerate(self.frame_counts)
-            if n >= self.t_length
-        ]
-        self.index = np.concatenate(rows).astype(np.int64) if rows else np.zeros((0, 2), np.int64)
-        self.frame_bytes = sum(self.frame_counts) * self.size[0] * self.size[1] * self.channels
+        first = self.t_length - 1  # the first frame a clip can end at
+        clips = [(i, t) for i, n in enumerate(self.frame_counts) for t in range(first, n)]
+        self.index = np.array(clips, dtype=np.int64).reshape(-1, 2)
 
     @property
     def cache(self) -> FrameCache:
-        """The frame cache items are read through (this process's default if none given)."""
-        return self._cache if self._cache is not None else default_cache()
+        return self._cache or default_cache()
 
     def preload(self) -> int:
         """Decode every video's frames into the cache now; returns how many were decoded."""
-        return sum(self.cache.preload(v, self.size, self.channels) for v in self.videos)
+        before = self.cache.decoded
+        for v in self.videos:
+            self.cache.video(v, self.size, self.channels)
+        return self.cache.decoded - before
 
     def __len__(self) -> int:
         """N = sum over videos of max(0, T - t_length + 1)."""
@@ -80,14 +65,10 @@ class ClipDataset(Dataset):
 
     def __getitem__(self, i: int) -> torch.Tensor:
         """Clip i as float32 [t_length, C, H, W] in [-1, 1] (x / 127.5 - 1)."""
-        if not -len(self) <= i < len(self):
-            raise IndexError(f"clip {i} out of range for {len(self)} clips")
-        v, t = self.index[i]
+        v, t = self.index[i]  # IndexError beyond the last clip
+        frames = self.cache.video(self.videos[v], self.size, self.channels)
         clip = np.empty((self.t_length, self.channels, *self.size), dtype=np.float32)
-        # the frames (uint8 [L, H, W, C]) are copied straight into the float clip's NHWC view
-        start, stop = int(t) - self.t_length + 1, int(t) + 1
-        hwc = clip.transpose(0, 2, 3, 1)
-        self.cache.frame_range(self.videos[v], start, stop, self.size, self.channels, out=hwc)
+        clip.transpose(0, 2, 3, 1)[...] = frames[t - self.t_length + 1 : t + 1]  # uint8 NHWC
         np.divide(clip, np.float32(127.5), out=clip)
         clip -= np.float32(1.0)
         return torch.from_numpy(clip)
@@ -97,19 +78,14 @@ class ClipDataset(Dataset):
         labels = [v.labels for v in self.videos]
         if any(lab is None for lab in labels):
             return None
-        parts = [
-            np.asarray(labels[v])[self.index[self.index[:, 0] == v, 1]]
-            for v in range(len(self.videos))
-        ]
-        return np.concatenate(parts).astype(np.uint8) if parts else np.zeros(0, np.uint8)
+        scored = [np.asarray(lab)[self.t_length - 1 :] for lab in labels]  # frames with a clip
+        return np.concatenate(scored).astype(np.uint8) if scored else np.zeros(0, np.uint8)
 
 
 def split_clip(clip: torch.Tensor, method: str) -> tuple[torch.Tensor, torch.Tensor]:
-    """``[B, T, C, H, W]`` clips -> (input ``[B, (T-1)*C, H, W]``, target ``[B, C, H, W]``).
-
-    Prediction stacks the T-1 past frames on channels (frame-major, as the authors);
-    reconstruction reads and targets the single frame.
-    """
+    """``[B, T, C, H, W]`` clips -> (input ``[B, (T-1)*C, H, W]``, target ``[B, C, H, W]``):
+    prediction stacks the T-1 past frames on channels (frame-major, as the authors);
+    reconstruction reads and targets the single frame."""
     if clip.ndim != 5:
         raise DataError(f"clips must be [B, T, C, H, W], got {tuple(clip.shape)}")
     target = clip[:, -1]

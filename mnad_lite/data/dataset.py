@@ -1,11 +1,11 @@
 """The dataset every layout loads into: an :class:`AnomalyDataset` of :class:`Video`
-objects with their frame labels and masks, and the synthetic data's events (:class:`Event`).
-A video knows its frame count and size without decoding anything; its frames come from
-:mod:`.cache`.
-"""
+objects (frame count and size known without decoding; frames from :mod:`.cache`; labels,
+masks) and the synthetic data's :class:`Event` objects."""
 
 from __future__ import annotations
 
+import hashlib
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,17 +13,14 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from mnad_lite.data import cache as _cache
 from mnad_lite.data import frames as _frames
+from mnad_lite.data.cache import FrameCache, default_cache
 
 
 @dataclass
 class Event:
-    """One anomalous event of a synthetic test video (from ``manifest.json``).
-
-    ``start`` and ``end`` are 0-based inclusive frame indices; ``boxes`` maps a frame index
-    to the visible object's pixel box [x0, y0, x1, y1] (inclusive).
-    """
+    """One anomalous event of a synthetic test video: frames ``start`` to ``end`` (0-based,
+    inclusive); ``boxes`` maps a frame to the visible object's [x0, y0, x1, y1] (inclusive)."""
 
     video: str
     kind: str
@@ -33,13 +30,8 @@ class Event:
 
 
 class Video:
-    """One video: an image-sequence folder or a video file.
-
-    Attributes: ``name``, ``split`` ("training" or "testing"), ``source`` (the folder or
-    file), ``frame_paths`` (sorted frame files; empty for a video file), ``num_frames`` T,
-    ``frame_size`` (H, W) of the source, ``labels`` (uint8 0/1 [T] for a test video with
-    ground truth, else None), ``has_masks``.
-    """
+    """One video: ``source`` is a folder of ``frame_paths`` (sorted) or a video file (no
+    frame paths); ``split`` "training" or "testing", T = ``num_frames``, (H, W) = ``frame_size``."""
 
     def __init__(
         self,
@@ -76,53 +68,39 @@ class Video:
             self._labels = self._labels()
         return self._labels
 
-    @labels.setter
-    def labels(self, value: np.ndarray | Callable[[], np.ndarray] | None) -> None:
-        self._labels = value
-
     @property
     def has_masks(self) -> bool:
-        """Whether pixel masks of the anomalies exist for this video."""
         return self._mask_loader is not None
 
     def signature(self) -> str:
         """Hash of the source files' names, sizes and mtimes (part of the cache key)."""
         if self._signature is None:
-            files = self.frame_paths or [self.source]
-            self._signature = _frames.files_signature(files)
+            digest = hashlib.sha1()
+            for p in self.frame_paths or [self.source]:
+                st = p.stat()
+                digest.update(f"{p.name}:{st.st_size}:{st.st_mtime_ns};".encode())
+            self._signature = digest.hexdigest()[:16]
         return self._signature
 
     def frames(
         self,
         size: tuple[int, int] | None = None,
         channels: int = 3,
-        cache: _cache.FrameCache | None = None,
+        cache: FrameCache | None = None,
     ) -> np.ndarray:
-        """All frames, uint8 [T, H, W, channels], read-only, from the frame cache.
+        """All frames, uint8 [T, H, W, channels] (3 = RGB, 1 = gray), read-only, from the
+        frame cache; ``size`` = (H, W) resizes (None: the source size)."""
+        return (cache or default_cache()).video(self, size, channels)
 
-        ``size`` = (H, W) resizes (None: the source size); channels 3 = RGB, 1 = gray.
-        """
-        cache = cache if cache is not None else _cache.default_cache()
-        return cache.video(self, size, channels)
-
-    def frame(
-        self,
-        t: int,
-        size: tuple[int, int] | None = None,
-        channels: int = 3,
-        cache: _cache.FrameCache | None = None,
+    def decode(
+        self, size: tuple[int, int] | None = None, channels: int = 3, out: np.ndarray | None = None
     ) -> np.ndarray:
-        """Frame t, uint8 [H, W, channels] (read-only), through the frame cache."""
-        cache = cache if cache is not None else _cache.default_cache()
-        return cache.frame(self, t, size, channels)
-
-    def decode(self, size: tuple[int, int] | None = None, channels: int = 3) -> np.ndarray:
-        """Decode every frame now, bypassing the cache: uint8 [T, H, W, channels]."""
+        """Decode every frame now, bypassing the cache: uint8 [T, H, W, channels] (into ``out``)."""
         if self.frame_paths:
-            return _frames.decode_images(self.frame_paths, size, channels, self.frame_size)
+            return _frames.decode_images(self.frame_paths, size, channels, self.frame_size, out=out)
         from mnad_lite.data.video import decode_video
 
-        return decode_video(self.source, size, channels, self.num_frames)
+        return decode_video(self.source, size, channels, self.num_frames, out=out)
 
     def masks(self, size: tuple[int, int] | None = None) -> np.ndarray | None:
         """Pixel masks of the anomalies, bool [T, H, W] (size = (H, W) or the frame size)."""
@@ -138,30 +116,22 @@ class Video:
         return out
 
 
+@dataclass(eq=False)
 class AnomalyDataset:
-    """A dataset found on disk: ``train`` and ``test`` videos plus where labels came from.
+    """A dataset found on disk: ``train`` and ``test`` videos (natural order), ``layout``
+    "native", "ucsd" or "avenue", ``label_source`` relative to ``root`` (None without labels)
+    and the synthetic data's ``events``."""
 
-    Attributes: ``root`` (the folder given), ``layout`` ("native", "ucsd" or "avenue"),
-    ``train`` and ``test`` (lists of :class:`Video`, natural order), ``label_source`` (path
-    of the label file or folder relative to root, or None), ``events`` (synthetic events
-    from ``manifest.json``, else empty).
-    """
+    root: Path
+    layout: str
+    train: list[Video]
+    test: list[Video]
+    label_source: str | None = None
+    events: list[Event] = field(default_factory=list)
 
-    def __init__(
-        self,
-        root: Path,
-        layout: str,
-        train: list[Video],
-        test: list[Video],
-        label_source: str | None = None,
-        events: list[Event] | None = None,
-    ) -> None:
-        self.root = Path(root)
-        self.layout = layout
-        self.train = train
-        self.test = test
-        self.label_source = label_source
-        self.events = events or []
+    def __post_init__(self) -> None:
+        self.root = Path(self.root)
+        self.events = self.events or []  # None from the layouts without events
 
     def __repr__(self) -> str:
         return (
@@ -170,17 +140,12 @@ class AnomalyDataset:
             f"labels={self.label_source!r})"
         )
 
-    def videos(self, split: str) -> list[Video]:
-        """The videos of one split ("training"/"train" or "testing"/"test")."""
-        if split in ("training", "train"):
-            return self.train
-        if split in ("testing", "test"):
-            return self.test
-        raise ValueError(f"split must be 'training' or 'testing', got {split!r}")
-
     def video(self, name: str, split: str = "testing") -> Video:
-        """The video of that name in a split (KeyError if absent)."""
-        for v in self.videos(split):
+        """The video of that name in a split ("training"/"train" or "testing"/"test"); ValueError
+        for another split, KeyError when there is none."""
+        if split not in ("training", "train", "testing", "test"):
+            raise ValueError(f"split must be 'training' or 'testing', got {split!r}")
+        for v in self.train if split.startswith("train") else self.test:
             if v.name == name:
                 return v
         raise KeyError(f"no {split} video named {name!r}")
@@ -197,9 +162,6 @@ class AnomalyDataset:
         labels = self.test_labels()
         test_frames = sum(v.num_frames for v in self.test)
         sizes = sorted({v.frame_size for v in self.train + self.test})
-        kinds: dict[str, int] = {}
-        for e in self.events:
-            kinds[e.kind] = kinds.get(e.kind, 0) + 1
         anomalous = int(labels.sum()) if labels is not None else None
         return {
             "root": str(self.root),
@@ -216,5 +178,5 @@ class AnomalyDataset:
             "masks": bool(self.test) and all(v.has_masks for v in self.test),
             "frame_size": list(sizes[0]) if len(sizes) == 1 else None,
             "frame_sizes": [list(s) for s in sizes],
-            "events": kinds,
+            "events": dict(Counter(e.kind for e in self.events)),
         }

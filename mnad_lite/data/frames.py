@@ -1,20 +1,15 @@
-"""Decoding image sequences, resized, as uint8 ``[T, H, W, C]``.
-
-C = 3 is RGB (a grayscale source such as Ped2 becomes 3 equal channels, the authors'
-convention), C = 1 is gray. A frame that cannot be read is a one-line DataError naming
-its file. Video files are decoded by :mod:`.video`; each video is decoded once per size
-and kept on disk by :mod:`.cache`.
+"""Decoding image sequences, resized, as uint8 ``[T, H, W, C]``: C = 3 is RGB (a gray source
+such as Ped2 becomes 3 equal channels, the authors' convention), C = 1 is gray. A frame that
+cannot be read is a one-line DataError naming its file. Video files: :mod:`.video`.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Protocol
 
 import cv2
 import numpy as np
@@ -46,11 +41,8 @@ def check_size(size: Sequence[int] | None) -> tuple[int, int] | None:
     return int(size[0]), int(size[1])
 
 
-def read_image(path: Path, channels: int = 3) -> np.ndarray:
-    """Decode one image file: uint8 [H, W, channels], RGB or gray.
-
-    Raises DataError naming the file when it cannot be decoded.
-    """
+def read_image(path: Path, channels: int = 3, what: str = "an image") -> np.ndarray:
+    """One image file as uint8 [H, W, channels]; DataError naming it if it does not decode."""
     flag = cv2.IMREAD_GRAYSCALE if channels == 1 else cv2.IMREAD_COLOR
     try:
         # imdecode(fromfile) rather than imread: also works for non-ASCII paths on Windows
@@ -58,7 +50,7 @@ def read_image(path: Path, channels: int = 3) -> np.ndarray:
     except (OSError, cv2.error):
         img = None
     if img is None:
-        raise DataError(f"{path}: cannot be decoded as an image")
+        raise DataError(f"{path}: cannot be decoded as {what}")
     if channels == 1:
         return img[..., None]
     return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
@@ -74,10 +66,6 @@ def resize(img: np.ndarray, size: tuple[int, int] | None) -> np.ndarray:
     return out[..., None] if out.ndim == 2 else out
 
 
-def _hw(shape: tuple[int, ...]) -> str:
-    return f"{shape[0]}x{shape[1]}"
-
-
 def decode_images(
     paths: Sequence[Path],
     size: tuple[int, int] | None,
@@ -85,11 +73,8 @@ def decode_images(
     frame_size: tuple[int, int] | None = None,
     out: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Decode an image sequence into uint8 [T, H, W, channels] (into ``out`` if given).
-
-    ``frame_size`` (H, W) is the size every source frame must have (default: the first
-    frame's); a frame of another size is a DataError naming it.
-    """
+    """Decode an image sequence into uint8 [T, H, W, channels] (into ``out`` if given); a frame
+    not of ``frame_size`` (H, W) (default: the first frame's) is a DataError naming it."""
     if not paths:
         raise DataError("no frames to decode")
     first = read_image(paths[0], channels)
@@ -101,36 +86,10 @@ def decode_images(
     def load(i: int) -> None:
         img = first if i == 0 else read_image(paths[i], channels)
         if img.shape[:2] != ref:
-            raise DataError(
-                f"{paths[i]}: frame is {_hw(img.shape)} but the video's frames are {_hw(ref)}"
-            )
+            found, expected = "x".join(map(str, img.shape[:2])), "x".join(map(str, ref))
+            raise DataError(f"{paths[i]}: frame is {found} but the video's frames are {expected}")
         out[i] = resize(img, (h, w))
 
-    workers = min(4, os.cpu_count() or 1, len(paths))
-    if workers <= 1:
-        for i in range(len(paths)):
-            load(i)
-    else:  # OpenCV releases the GIL while decoding, so threads help
-        with ThreadPoolExecutor(workers) as pool:
-            list(pool.map(load, range(len(paths))))
+    with ThreadPoolExecutor(min(4, os.cpu_count() or 1)) as pool:  # OpenCV releases the GIL
+        list(pool.map(load, range(len(paths))))
     return out
-
-
-def files_signature(paths: Sequence[Path]) -> str:
-    """Short hash of the files' names, sizes and modification times (a cache key part)."""
-    digest = hashlib.sha1()
-    for p in paths:
-        st = p.stat()
-        digest.update(f"{p.name}:{st.st_size}:{st.st_mtime_ns};".encode())
-    return digest.hexdigest()[:16]
-
-
-class FrameSource(Protocol):
-    """What the cache needs of a video (:class:`~mnad_lite.data.dataset.Video` has it)."""
-
-    source: Path
-    frame_paths: list[Path]
-    num_frames: int
-    frame_size: tuple[int, int]
-
-    def signature(self) -> str: ...

@@ -1,29 +1,25 @@
 """The synthetic scene, drawn frame by frame: a fixed camera over a walkway with grass on
-both sides (:class:`Scene`), articulated pedestrians and the anomalous kinds as drawing
-primitives, agents that move them, and :func:`render_video` (frames, object-id maps, the
-agents). :mod:`mnad_lite.data.synthetic` plans the videos and writes the dataset.
+both sides (:class:`Scene`), figures as lists of drawing primitives, agents that move them
+and :func:`render_video`; :mod:`.synthetic` plans the videos and writes the dataset.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
 
-# A primitive is (shape, params, value); values are gray levels 0..255.
+# A primitive is an OpenCV drawing call: (function, geometry, thickness, gray level 0..255),
+# drawn by :func:`draw` as function(image, *geometry, gray, thickness, line type).
 Prim = tuple
 
 
 class Scene:
-    """The fixed camera: walkway geometry, perspective scale, static background.
-
-    The walkway's edges are straight lines y = a + b x (slightly tilted, like Ped2);
-    ``scale(y)`` is the size of an object whose feet are at row y, relative to one at
-    the bottom of the frame.
-    """
+    """The fixed camera: walkway geometry, perspective scale, static background. The walkway's
+    edges are straight lines y = a + b x (slightly tilted, like Ped2); ``scale(y)`` is the
+    size of an object whose feet are at row y, relative to one at the bottom of the frame."""
 
     def __init__(self, h: int, w: int, rng: np.random.Generator) -> None:
         self.h, self.w = h, w
@@ -61,7 +57,6 @@ class Scene:
         bg = np.where(walk, paving, grass).astype(np.float32)
         img = np.clip(bg, 0, 255).astype(np.uint8)
         # paving joints: lines along the walkway, and across it every tile
-        ph = self.person_h
         for u in (0.33, 0.66):
             left, right = (0, round(self.lane_y(0, u))), (w, round(self.lane_y(w, u)))
             cv2.line(img, left, right, 146, 1, cv2.LINE_AA)
@@ -71,7 +66,7 @@ class Scene:
             slant = 0.12 * (bot_x - top_x)
             far, near = (round(x + slant), round(top_x)), (round(x), round(bot_x))
             cv2.line(img, far, near, 146, 1, cv2.LINE_AA)
-            x += 0.45 * ph * self.scale((top_x + bot_x) / 2)
+            x += 0.45 * self.person_h * self.scale((top_x + bot_x) / 2)
         # curbs along both edges
         for y0, y1, val in ((self.top0, self.top1, 196), (self.bot0, self.bot1, 200)):
             cv2.line(img, (0, round(y0)), (w, round(y1)), val, max(1, round(h / 120)), cv2.LINE_AA)
@@ -86,23 +81,21 @@ def _thick(v: float) -> int:
     return max(1, round(v))
 
 
-def person_prims(
-    x: float,
-    y: float,
-    size: float,
-    phase: float,
-    facing: int,
-    look: dict,
-    swing: float = 0.45,
-    lean: float = 0.0,
-    crouch: float = 0.0,
-    arms_out: bool = False,
-) -> list[Prim]:
-    """An articulated pedestrian with feet at (x, y), height ``size`` pixels.
+#: A figure's gait: (leg swing in radians, forward lean, crouch 0..1).
+GAITS = {
+    "pedestrian": (0.45, 0.0, 0.0),
+    "runner": (0.7, 0.25, 0.0),
+    "grass_walker": (0.25, 0.0, 0.0),
+    "skateboarder": (0.0, 0.25, 1.0),
+}
 
-    Legs swing by ``swing * sin(phase)`` radians; ``lean`` tilts the body forward,
-    ``crouch`` bends the knees (0..1) and lowers the figure.
-    """
+
+def person_prims(
+    x: float, y: float, size: float, phase: float, facing: int, look: dict, gait: tuple
+) -> list[Prim]:
+    """A figure with feet at (x, y), ``size`` pixels tall: its legs swing by
+    ``swing * sin(phase)``; a crouch bends the knees, lowers it and puts its arms out."""
+    swing, lean, crouch = gait
     s = size * (1 - 0.25 * crouch)
     bob = 0.02 * s * abs(math.sin(phase)) if swing > 0 else 0.0
     hip = (x, y - 0.48 * s - bob)
@@ -115,23 +108,20 @@ def person_prims(
         foot = (hip[0] + leg * math.sin(a), hip[1] + leg * math.cos(a) * (1 - 0.1 * crouch))
         thick = _thick(0.085 * s)
         val = max(0, look["legs"] - shade)
-        prims.append(("line", (_pt(*hip), _pt(*knee), thick), val))
-        prims.append(("line", (_pt(*knee), _pt(*foot), thick), val))
+        prims.append((cv2.line, (_pt(*hip), _pt(*knee)), thick, val))
+        prims.append((cv2.line, (_pt(*knee), _pt(*foot)), thick, val))
     shoulder = (x + facing * lean * 0.35 * s, y - 0.82 * s - bob)
     mid = ((hip[0] + shoulder[0]) / 2, (hip[1] + shoulder[1]) / 2)
     angle = math.degrees(math.atan2(shoulder[0] - hip[0], hip[1] - shoulder[1]))
-    prims.append(("ellipse", (_pt(*mid), (_thick(0.1 * s), _thick(0.2 * s)), angle), look["body"]))
-    arm = 0.34 * s
+    body = (_pt(*mid), (_thick(0.1 * s), _thick(0.2 * s)), angle, 0, 360)
+    prims.append((cv2.ellipse, body, cv2.FILLED, look["body"]))
     for sign in (1, -1):
-        if arms_out:
-            a = sign * 1.1
-        else:
-            a = -sign * 0.8 * swing * math.sin(phase) + facing * lean
+        a = sign * 1.1 if crouch else -sign * 0.8 * swing * math.sin(phase) + facing * lean
         joint = (shoulder[0], shoulder[1] + 0.05 * s)
-        hand = (joint[0] + arm * math.sin(a), joint[1] + arm * math.cos(a))
-        prims.append(("line", (_pt(*joint), _pt(*hand), _thick(0.06 * s)), look["body"]))
+        hand = (joint[0] + 0.34 * s * math.sin(a), joint[1] + 0.34 * s * math.cos(a))
+        prims.append((cv2.line, (_pt(*joint), _pt(*hand)), _thick(0.06 * s), look["body"]))
     head = (shoulder[0] + facing * 0.03 * s, shoulder[1] - 0.1 * s)
-    prims.append(("circle", (_pt(*head), _thick(0.075 * s)), look["skin"]))
+    prims.append((cv2.circle, (_pt(*head), _thick(0.075 * s)), cv2.FILLED, look["skin"]))
     return prims
 
 
@@ -146,30 +136,24 @@ def bicycle_prims(
     crank = (x, y - r)
     bar = (x + facing * 0.26 * s, y - 0.62 * s)
     t = _thick(0.03 * s)
-    metal = look["bike"]
-    prims: list[Prim] = [
-        ("ring", (_pt(*back), _thick(r), t), 40),
-        ("ring", (_pt(*front), _thick(r), t), 40),
-        ("line", (_pt(*back), _pt(*crank), t), metal),
-        ("line", (_pt(*crank), _pt(*seat), t), metal),
-        ("line", (_pt(*seat), _pt(*back), t), metal),
-        ("line", (_pt(*crank), _pt(*bar), t), metal),
-        ("line", (_pt(*bar), _pt(*front), t), metal),
-    ]
+    tubes = ((back, crank), (crank, seat), (seat, back), (crank, bar), (bar, front))
+    prims: list[Prim] = [(cv2.circle, (_pt(*c), _thick(r)), t, 40) for c in (back, front)]
+    prims += [(cv2.line, (_pt(*a), _pt(*b)), t, look["bike"]) for a, b in tubes]
     for sign in (1, -1):  # legs: hip -> knee -> pedal going round the crank
         a = phase + (0 if sign > 0 else math.pi)
         pedal = (crank[0] + 0.12 * s * math.cos(a), crank[1] + 0.12 * s * math.sin(a))
         knee = ((seat[0] + pedal[0]) / 2 + facing * 0.12 * s, (seat[1] + pedal[1]) / 2 - 0.05 * s)
         thick = _thick(0.08 * s)
-        prims.append(("line", (_pt(*seat), _pt(*knee), thick), look["legs"]))
-        prims.append(("line", (_pt(*knee), _pt(*pedal), thick), look["legs"]))
+        prims.append((cv2.line, (_pt(*seat), _pt(*knee)), thick, look["legs"]))
+        prims.append((cv2.line, (_pt(*knee), _pt(*pedal)), thick, look["legs"]))
     shoulder = (x + facing * 0.14 * s, y - 0.92 * s)
     mid = ((seat[0] + shoulder[0]) / 2, (seat[1] + shoulder[1]) / 2)
     angle = math.degrees(math.atan2(shoulder[0] - seat[0], seat[1] - shoulder[1]))
-    prims.append(("ellipse", (_pt(*mid), (_thick(0.1 * s), _thick(0.2 * s)), angle), look["body"]))
-    prims.append(("line", (_pt(*shoulder), _pt(*bar), _thick(0.06 * s)), look["body"]))
+    body = (_pt(*mid), (_thick(0.1 * s), _thick(0.2 * s)), angle, 0, 360)
+    prims.append((cv2.ellipse, body, cv2.FILLED, look["body"]))
+    prims.append((cv2.line, (_pt(*shoulder), _pt(*bar)), _thick(0.06 * s), look["body"]))
     head = (shoulder[0] + facing * 0.05 * s, shoulder[1] - 0.1 * s)
-    prims.append(("circle", (_pt(*head), _thick(0.075 * s)), look["skin"]))
+    prims.append((cv2.circle, (_pt(*head), _thick(0.075 * s)), cv2.FILLED, look["skin"]))
     return prims
 
 
@@ -177,32 +161,30 @@ def cart_prims(x: float, y: float, size: float, facing: int, look: dict) -> list
     """A cart or small car: a large box body, a cabin, a window and two wheels."""
     s = size
     r = 0.11 * s
-    body = [(x - 0.75 * s, y - 0.68 * s), (x + 0.75 * s, y - 0.12 * s)]
     cx = x - facing * 0.15 * s
-    cabin = [(cx - 0.38 * s, y - 1.0 * s), (cx + 0.38 * s, y - 0.68 * s)]
-    win = [(cx - 0.3 * s, y - 0.94 * s), (cx + 0.3 * s, y - 0.72 * s)]
+    body = (_pt(x - 0.75 * s, y - 0.68 * s), _pt(x + 0.75 * s, y - 0.12 * s))
+    cabin = (_pt(cx - 0.38 * s, y - s), _pt(cx + 0.38 * s, y - 0.68 * s))
+    window = (_pt(cx - 0.3 * s, y - 0.94 * s), _pt(cx + 0.3 * s, y - 0.72 * s))
     return [
-        ("rect", (_pt(*body[0]), _pt(*body[1])), look["body"]),
-        ("rect", (_pt(*cabin[0]), _pt(*cabin[1])), look["body"] - 12),
-        ("rect", (_pt(*win[0]), _pt(*win[1])), look["window"]),
-        ("circle", (_pt(x - 0.5 * s, y - r), _thick(r)), 30),
-        ("circle", (_pt(x + 0.5 * s, y - r), _thick(r)), 30),
+        (cv2.rectangle, body, cv2.FILLED, look["body"]),
+        (cv2.rectangle, cabin, cv2.FILLED, look["body"] - 12),
+        (cv2.rectangle, window, cv2.FILLED, look["window"]),
+        (cv2.circle, (_pt(x - 0.5 * s, y - r), _thick(r)), cv2.FILLED, 30),
+        (cv2.circle, (_pt(x + 0.5 * s, y - r), _thick(r)), cv2.FILLED, 30),
     ]
 
 
 def skateboard_prims(x: float, y: float, size: float, facing: int, look: dict) -> list[Prim]:
-    """A skateboarder: crouched, arms out, feet on a board with small wheels."""
+    """A skateboarder: a crouched figure, arms out, feet on a board with small wheels."""
     s = size
     board_y = y - 0.06 * s
-    prims: list[Prim] = [
-        ("line", (_pt(x - 0.28 * s, board_y), _pt(x + 0.28 * s, board_y), _thick(0.035 * s)), 35),
-        ("circle", (_pt(x - 0.18 * s, y - 0.025 * s), _thick(0.03 * s)), 220),
-        ("circle", (_pt(x + 0.18 * s, y - 0.025 * s), _thick(0.03 * s)), 220),
+    ends = (_pt(x - 0.28 * s, board_y), _pt(x + 0.28 * s, board_y))
+    board: list[Prim] = [
+        (cv2.line, ends, _thick(0.035 * s), 35),
+        (cv2.circle, (_pt(x - 0.18 * s, y - 0.025 * s), _thick(0.03 * s)), cv2.FILLED, 220),
+        (cv2.circle, (_pt(x + 0.18 * s, y - 0.025 * s), _thick(0.03 * s)), cv2.FILLED, 220),
     ]
-    figure = person_prims(
-        x, board_y, s, 0.0, facing, look, swing=0.0, lean=0.25, crouch=1.0, arms_out=True
-    )
-    return prims + figure
+    return board + person_prims(x, board_y, s, 0.0, facing, look, GAITS["skateboarder"])
 
 
 @dataclass
@@ -222,8 +204,7 @@ class Agent:
     seen: dict[int, list[int]] = field(default_factory=dict)  # frame -> box
 
     def step(self, scene: Scene) -> None:
-        s = scene.scale(self.y)
-        size = scene.person_h * s
+        size = scene.person_h * scene.scale(self.y)
         px = self.speed * size  # pixels this frame
         if self.kind == "grass_walker":
             self.y += self.facing * px
@@ -242,15 +223,8 @@ class Agent:
             return cart_prims(x, y, size, f, look)
         if self.kind == "skateboarder":
             return skateboard_prims(x, y, size, f, look)
-        if self.kind == "runner":
-            return person_prims(x, y, size, self.phase, f, look, swing=0.7, lean=0.25)
-        if self.kind == "grass_walker":  # walking toward or away from the camera
-            return person_prims(x, y, size, self.phase, 1, look, swing=0.25)
-        return person_prims(x, y, size, self.phase, f, look)
-
-    def gone(self, scene: Scene) -> bool:
-        m = scene.person_h * 1.6
-        return not (-m < self.x < scene.w + m and -m < self.y < scene.h + m)
+        f = 1 if self.kind == "grass_walker" else f  # it walks toward or away from the camera
+        return person_prims(x, y, size, self.phase, f, look, GAITS[self.kind])
 
 
 def _look(rng: np.random.Generator) -> dict:
@@ -299,58 +273,42 @@ def _event_agent(
     if kind == "grass_walker":
         x = float(rng.uniform(0.1, 0.9) * scene.w)
         top, bot = scene.edges(x)
-        if in_view:  # already on the grass, near or far side
-            y = float(
-                rng.uniform(0.08 * scene.h, 0.9 * top)
-                if facing < 0
-                else rng.uniform(bot + 0.05 * scene.h, 0.95 * scene.h)
-            )
-        else:
+        if not in_view:  # enters from the top or the bottom
             y = -0.02 * scene.h if facing > 0 else scene.h + scene.person_h
+        elif facing < 0:  # already on the far grass
+            y = float(rng.uniform(0.08 * scene.h, 0.9 * top))
+        else:  # already on the near grass
+            y = float(rng.uniform(bot + 0.05 * scene.h, 0.95 * scene.h))
         return Agent(kind, x, y, speed, facing, look, eid=eid, start=start)
     margin = scene.person_h * (0.8 if kind == "cart" else 0.4)
-    x = (
-        float(rng.uniform(0.15, 0.85) * scene.w)
-        if in_view
-        else (-margin if facing > 0 else scene.w + margin)
-    )
+    if in_view:
+        x = float(rng.uniform(0.15, 0.85) * scene.w)
+    else:
+        x = -margin if facing > 0 else scene.w + margin
     u = float(rng.uniform(0.25, 0.85))
     return Agent(kind, x, scene.lane_y(x, u), speed, facing, look, u=u, eid=eid, start=start)
 
 
-def draw(
-    img: np.ndarray, prims: list[Prim], value: Callable[[int], int] | None = None, aa: bool = True
-) -> None:
+def draw(img: np.ndarray, prims: list[Prim], value: int | None = None, aa: bool = True) -> None:
     """Draw primitives on a uint8 image; ``value`` overrides their gray levels."""
     line = cv2.LINE_AA if aa else cv2.LINE_8
-    for shape, p, val in prims:
-        v = int(np.clip(val if value is None else value(val), 0, 255))
-        if shape == "line":
-            cv2.line(img, p[0], p[1], v, p[2], line)
-        elif shape == "circle":
-            cv2.circle(img, p[0], p[1], v, -1, line)
-        elif shape == "ring":
-            cv2.circle(img, p[0], p[1], v, p[2], line)
-        elif shape == "ellipse":
-            cv2.ellipse(img, p[0], p[1], p[2], 0, 360, v, -1, line)
-        elif shape == "rect":
-            cv2.rectangle(img, p[0], p[1], v, -1, line)
+    for function, geometry, thickness, val in prims:
+        gray = int(np.clip(val if value is None else value, 0, 255))
+        function(img, *geometry, gray, thickness, line)
 
 
 def render_video(
     scene: Scene, rng: np.random.Generator, num_frames: int, events: list[tuple[str, int, bool]]
 ) -> tuple[list[np.ndarray], list[np.ndarray], list[Agent]]:
-    """Simulate and draw one video.
-
-    ``events`` lists (kind, start frame, already in view). Returns the frames (uint8
-    [H, W]), the object-id maps (uint8 [H, W]; 10 + j where event j is visible, 1 where
-    a pedestrian is, 0 background) and the event agents, each with its visible boxes.
-    """
+    """Simulate and draw one video with ``events`` (kind, start frame, already in view): the
+    frames (uint8 [H, W]), the object-id maps (uint8 [H, W]; 10 + j where event j is visible,
+    1 where a pedestrian is, 0 background) and the event agents with their visible boxes."""
     h, w = scene.h, scene.w
     n_start = max(1, round(rng.uniform(1.5, 4.0) * w / 360))
     walkers = [_pedestrian(scene, rng, x=rng.uniform(0, w)) for _ in range(n_start)]
     spawn_p = 0.05 * w / 360 + 0.01
     max_walkers = max(3, round(7 * w / 360))
+    margin = scene.person_h * 1.6  # walkers this far out of the frame are gone
     specials = [_event_agent(scene, rng, k, 10 + j, s, v) for j, (k, s, v) in enumerate(events)]
     gain0, amp = rng.uniform(0.93, 1.07), rng.uniform(0.02, 0.05)
     period, phi, drift = rng.uniform(60, 160), rng.uniform(0, 2 * math.pi), rng.uniform(-0.05, 0.05)
@@ -365,7 +323,7 @@ def render_video(
         for a in sorted(active, key=lambda a: a.y):  # far first: near objects occlude
             prims = a.prims(scene)
             draw(canvas, prims)
-            draw(idmap, prims, value=lambda _, a=a: a.eid or 1, aa=False)
+            draw(idmap, prims, value=a.eid or 1, aa=False)
         gain = gain0 + amp * math.sin(2 * math.pi * t / period + phi) + drift * t / num_frames
         noise = rng.standard_normal((h, w), dtype=np.float32) * np.float32(sigma)
         frame = canvas.astype(np.float32) * np.float32(gain) + noise
@@ -378,5 +336,5 @@ def render_video(
                     a.seen[t] = [int(xs.min()), int(ys.min()), int(xs.max()), int(ys.max())]
         for a in active:
             a.step(scene)
-        walkers = [a for a in walkers if not a.gone(scene)]
+        walkers = [a for a in walkers if -margin < a.x < w + margin and -margin < a.y < h + margin]
     return frames, ids, specials

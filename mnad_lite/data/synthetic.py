@@ -5,8 +5,6 @@ pedestrians walk both ways at normal speeds. Training videos hold normal activit
 each test video adds one or more anomalous events, each a different failure of "normal":
 
 ==============  ================================================================
-kind            what is abnormal
-==============  ================================================================
 cyclist         a rider on a bicycle, about 3x walking speed, pedalling
 cart            a large box-like vehicle on wheels, on the walkway
 skateboarder    a low, crouched figure gliding smoothly (no steps) on a board
@@ -39,6 +37,10 @@ from mnad_lite.errors import ConfigError, DataError
 VERSION = 1
 KINDS = ("cyclist", "cart", "skateboarder", "runner", "grass_walker")
 JPEG_QUALITY = 90
+_ENCODING = {
+    ".jpg": [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY],
+    ".png": [cv2.IMWRITE_PNG_COMPRESSION, 3],
+}
 
 
 @dataclass(frozen=True)
@@ -67,32 +69,23 @@ def _plan_events(
     n = len(lengths)
     kinds = list(KINDS)
     rng.shuffle(kinds)
-    total = max(n, len(KINDS))
-    plan: list[list[tuple[str, int, bool]]] = [[] for _ in range(n)]
-    for j in range(total):
-        plan[j % n].append((kinds[j % len(kinds)], 0, False))
+    plan: list[list[str]] = [[] for _ in range(n)]
+    for j in range(max(n, len(KINDS))):
+        plan[j % n].append(kinds[j % len(kinds)])
     for i in range(n):
         if rng.random() < preset.extra_event_p:
-            others = [k for k in KINDS if k not in {e[0] for e in plan[i]}]
-            plan[i].append((str(rng.choice(others)), 0, False))
+            plan[i].append(str(rng.choice([k for k in KINDS if k not in plan[i]])))
+    a, b = preset.first_start
     out = []
-    for i, events in enumerate(plan):
-        T, timed = lengths[i], []
-        a, b = preset.first_start
-        for j, (kind, _, _) in enumerate(events):
+    for T, events in zip(lengths, plan, strict=True):
+        timed = []
+        for j, kind in enumerate(events):
             lo = a + (0.5 - a) * j / len(events)  # later events start later
             start = int(rng.uniform(lo, lo + (b - a) / len(events)) * T)
             in_view = bool(j == 0 and rng.random() < preset.in_view_p)
             timed.append((kind, 0 if in_view else start, in_view))
         out.append(timed)
     return out
-
-
-def _has_frames(out: Path) -> bool:
-    return any(
-        (out / s / "frames").is_dir() and any((out / s / "frames").iterdir())
-        for s in ("training", "testing")
-    )
 
 
 def write_image(path: Path, img: np.ndarray, params: list[int]) -> None:
@@ -104,11 +97,12 @@ def write_image(path: Path, img: np.ndarray, params: list[int]) -> None:
 
 
 def _make_room(out: Path, overwrite: bool) -> None:
-    """Refuse a file at ``out`` and, unless ``overwrite``, a folder that holds frames;
-    with ``overwrite``, remove only what :func:`generate` writes."""
+    """Refuse a file, and a folder with frames unless ``overwrite``: then remove what
+    :func:`generate` writes (and nothing else)."""
     if out.exists() and not out.is_dir():
         raise DataError(f"{out}: exists and is not a folder")
-    if _has_frames(out):
+    folders = [out / s / "frames" for s in ("training", "testing")]
+    if any(f.is_dir() and any(f.iterdir()) for f in folders):
         if not overwrite:
             raise DataError(f"{out}: already holds frames; pass --overwrite to replace them")
         for sub in ("training/frames", "testing/frames", "testing/masks"):
@@ -118,16 +112,11 @@ def _make_room(out: Path, overwrite: bool) -> None:
 
 
 def _write_frames(folder: Path, images: list[np.ndarray], suffix: str) -> None:
-    """``folder/NNN<suffix>``, one image per frame (JPEG frames, PNG masks)."""
-    params = (
-        [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY]
-        if suffix == ".jpg"
-        else [cv2.IMWRITE_PNG_COMPRESSION, 3]
-    )
+    """``folder/000<suffix>`` ...: JPEG frames, PNG masks."""
     width = max(3, len(str(len(images) - 1)))
     folder.mkdir(parents=True, exist_ok=True)
     for t, img in enumerate(images):
-        write_image(folder / f"{t:0{width}d}{suffix}", img, params)
+        write_image(folder / f"{t:0{width}d}{suffix}", img, _ENCODING[suffix])
 
 
 def _events(video: str, agents: list) -> list[dict]:
@@ -148,11 +137,9 @@ def _events(video: str, agents: list) -> list[dict]:
 def generate(
     out: str | Path, preset: str = "default", seed: int = 0, overwrite: bool = False
 ) -> Path:
-    """Write a synthetic dataset in the native layout under ``out``; returns ``out``.
-
-    Raises ConfigError for an unknown preset, DataError when ``out`` is a file or already
-    holds frames (unless ``overwrite``: then what an earlier call wrote is replaced).
-    """
+    """Write a synthetic dataset in the native layout under ``out`` and return ``out``;
+    ConfigError for an unknown preset, DataError when ``out`` is a file or already holds
+    frames (unless ``overwrite``: then what an earlier call wrote is replaced)."""
     if preset not in PRESETS:
         raise ConfigError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
     p = PRESETS[preset]
@@ -189,11 +176,8 @@ def generate(
                 masks = [(idmap >= 10).astype(np.uint8) * 255 for idmap in ids]
                 _write_frames(out / "testing" / "masks" / name, masks, ".png")
                 manifest["events"] += _events(name, agents)
-    rows = ["video,start,end"] + [
-        f"{e['video']},{e['start']},{e['end']}" for e in manifest["events"]
-    ]
-    (out / "testing" / "labels.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
-    (out / "manifest.json").write_text(
-        json.dumps(manifest, indent=1, sort_keys=True) + "\n", encoding="utf-8"
-    )
+    labels = "".join(f"{e['video']},{e['start']},{e['end']}\n" for e in manifest["events"])
+    (out / "testing" / "labels.csv").write_text("video,start,end\n" + labels, encoding="utf-8")
+    manifest_text = json.dumps(manifest, indent=1, sort_keys=True) + "\n"
+    (out / "manifest.json").write_text(manifest_text, encoding="utf-8")
     return out

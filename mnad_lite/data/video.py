@@ -73,6 +73,14 @@ def video_files(folder: Path) -> list[Path]:
     )
 
 
+def folder_videos(folder: Path, split: str) -> list[Video]:
+    """The videos of a folder of video files (ShanghaiTech's ``training/videos``)."""
+    files = video_files(folder)
+    if not files:
+        raise DataError(f"{folder}: no video files")
+    return [file_video(p, split) for p in files]
+
+
 def convert_frame(bgr: np.ndarray, channels: int) -> np.ndarray:
     """A frame as OpenCV decodes it from a video (BGR [H, W, 3]) -> RGB [H, W, 3] or
     gray [H, W, 1], the convention of every decoded frame here."""

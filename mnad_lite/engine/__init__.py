@@ -1,3 +1,1 @@
-"""The engine: configuration (:mod:`.config`), checkpoints (:mod:`.checkpoint`), where
-tensors run (:mod:`.runtime`), training (:mod:`.train`) and inference (:mod:`.inference`).
-"""
+"""The engine: configuration, checkpoints, runtime, training, inference, evaluation."""

@@ -1,10 +1,6 @@
-"""Checkpoints: state_dict (memory items included), configuration and a format version.
-
-Written atomically (a temporary file in the same folder, then ``os.replace``) so an
-interrupted save never leaves a half-written file; loaded with ``weights_only=True``
-so loading never runs code from the file. A missing, corrupt or foreign file raises
-:class:`mnad_lite.errors.CheckpointError` naming the file.
-"""
+"""Checkpoints: state_dict (memory items included), configuration, format version.
+Written atomically, loaded with ``weights_only=True`` (loading never runs code from the
+file); a missing, corrupt or foreign file raises a CheckpointError naming the file."""
 
 from __future__ import annotations
 
@@ -26,11 +22,7 @@ VERSION = 1
 def save_checkpoint(
     path: str | Path, model: torch.nn.Module, config: dict[str, Any], **extra: Any
 ) -> Path:
-    """Save ``model.state_dict()``, ``config`` (JSON-able) and ``extra`` entries atomically.
-
-    ``extra`` may hold optimizer/scheduler state dicts, the epoch, RNG states: anything
-    ``torch.load(weights_only=True)`` accepts (tensors, numbers, strings, lists, dicts).
-    """
+    """Save ``model.state_dict()``, ``config`` (JSON-able data) and ``extra`` entries."""
     path = Path(path)
     reserved = {"format", "version", "config", "state_dict"} & extra.keys()
     if reserved:
@@ -40,21 +32,15 @@ def save_checkpoint(
     except (TypeError, ValueError) as err:
         raise CheckpointError(f"{path}: config is not JSON-able data ({err})") from None
     path.parent.mkdir(parents=True, exist_ok=True)
-    payload = {
-        "format": FORMAT,
-        "version": VERSION,
-        "config": config,
-        "state_dict": model.state_dict(),
-        **extra,
-    }
+    payload: dict[str, Any] = {"format": FORMAT, "version": VERSION, "config": config}
+    payload.update(state_dict=model.state_dict(), **extra)
     with atomic_write(path, "wb") as fh:
         torch.save(payload, fh)
     return path
 
 
 def read_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
-    """Load and validate a checkpoint file into a dict (``format``, ``version``, ``config``,
-    ``state_dict`` and any extras), without building a model."""
+    """The validated dict of a checkpoint: ``format``, ``version``, ``config``, ``state_dict``."""
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"{path}: no such checkpoint file")
@@ -67,10 +53,8 @@ def read_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
         ) from None
     except Exception as err:  # truncated zip, garbage bytes, a folder ...
         text = re.sub(r"\x1b\[[0-9;]*m", "", str(err)).strip()
-        first = text.splitlines()[0] if text else type(err).__name__
-        raise CheckpointError(
-            f"{path}: not a readable mnad_lite checkpoint ({first[:160]})"
-        ) from None
+        first = (text.splitlines()[0] if text else type(err).__name__)[:160]
+        raise CheckpointError(f"{path}: not a readable mnad_lite checkpoint ({first})") from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise CheckpointError(f"{path}: not an mnad_lite checkpoint (no '{FORMAT}' format tag)")
     if payload.get("version") != VERSION:
@@ -78,9 +62,7 @@ def read_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
             f"{path}: checkpoint format version {payload.get('version')!r}, this mnad_lite "
             f"reads version {VERSION}"
         )
-    if not isinstance(payload.get("state_dict"), dict) or not isinstance(
-        payload.get("config"), dict
-    ):
+    if not all(isinstance(payload.get(key), dict) for key in ("state_dict", "config")):
         raise CheckpointError(f"{path}: checkpoint lacks its state_dict or config")
     return payload
 
@@ -88,8 +70,7 @@ def read_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
 def load_checkpoint(
     path: str | Path, model: torch.nn.Module | None = None, map_location: str | torch.device = "cpu"
 ) -> tuple[torch.nn.Module, dict[str, Any]]:
-    """Load a checkpoint into ``model`` (or a new :class:`~mnad_lite.model.MNAD` built
-    from the saved ``config['model']``). Returns ``(model, payload)``."""
+    """``(model, payload)``: the weights in ``model``, or in the MNAD the checkpoint describes."""
     payload = read_checkpoint(path, map_location)
     if model is None:
         from mnad_lite.model import MNAD

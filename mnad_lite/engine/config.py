@@ -1,12 +1,8 @@
 """Run configuration: one dataclass, four presets, saved as JSON beside every result.
 
-Presets: ``paper``, the authors' hyperparameters (MNAD.md section 5: 256x256, 3 channels,
-width 64, batch 4, 60 epochs, Adam 2e-4 with cosine annealing; for a GPU); ``lite``, the
-same architecture at width 16 on 128x128 gray frames (Ped2 in 50 to 75 minutes on 2 CPU
-cores); ``fast``, Ped2 in 45 CPU minutes; ``quick``, seconds (CI, tests, notebooks).
-
-Fields left as ``None`` take the method's default (prediction and reconstruction use
-different loss weights, score weights and test-time thresholds in the authors' code).
+Presets: ``paper``, the authors' hyperparameters (MNAD.md section 5; for a GPU); ``lite``,
+the same architecture at width 16 on 128x128 gray frames (Ped2 in 50 to 75 minutes on 2
+CPU cores); ``fast``, Ped2 in 45 CPU minutes; ``quick``, seconds (CI, tests, notebooks).
 """
 
 from __future__ import annotations
@@ -27,13 +23,12 @@ from mnad_lite.files import write_json
 from mnad_lite.forms import FORMS, WEIGHT_NORMS
 
 PRESETS = ("paper", "lite", "fast", "quick")
-#: ``Config.reproducible``: ``machine`` (deterministic on one machine, every fast kernel) or
-#: ``portable`` (the same bits on every x86-64 CPU: :mod:`mnad_lite.engine.portable`).
+#: ``Config.reproducible``: deterministic on one machine, or the same bits on every x86-64 CPU.
 MODES = ("machine", "portable")
 #: ``MNAD_REPRODUCIBLE=portable`` makes a process portable from ``import mnad_lite`` on.
 SWITCH = "MNAD_REPRODUCIBLE"
 
-#: Per-method defaults of the authors' code (MNAD.md section 5 and 4).
+#: Per-method defaults of the authors' code (MNAD.md sections 4-5) for fields left None.
 METHOD_DEFAULTS: dict[str, dict[str, Any]] = {
     "pred": dict(t_length=5, lambda_compact=0.1, lambda_separate=0.1, lambda_score=0.6, gamma=0.01),
     "recon": dict(
@@ -43,7 +38,6 @@ METHOD_DEFAULTS: dict[str, dict[str, Any]] = {
 
 
 BOOL_WORDS = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}
-#: Where a run can go: ``auto`` picks CUDA, then Apple MPS, then the CPU.
 DEVICES = ("auto", "cpu", "cuda", "mps")
 #: Fields with a fixed set of values.
 CHOICES: dict[str, tuple[Any, ...]] = {
@@ -67,12 +61,8 @@ MINIMUM: dict[str, float] = {
 
 @dataclass
 class Config:
-    """Everything a run depends on. Notation as in docs/notation.md (λ_c = lambda_compact).
-
-    Every field is checked when a Config is built, loaded or overridden; a bad value
-    raises a one-line :class:`ConfigError` naming the field. Text is accepted (booleans
-    ``true/false/yes/no/1/0``, numbers, ``none`` for None), as a command line gives it.
-    """
+    """Everything a run depends on (notation: docs/notation.md). A bad field, given as a value
+    or as text (``true/no/1``, numbers, ``none``), raises a one-line ConfigError naming it."""
 
     preset: str = "lite"
     method: str = "pred"
@@ -88,15 +78,11 @@ class Config:
     weight_norm: str = "all"  # Eq. 5: "all" (code) or "assigned" (paper)
     loss_form: str = "code"  # Eqs. 9-10: "code" (mean squared error) or "paper" (L2 norms)
     margin: float = 1.0  # alpha of Eq. 12
-    # beyond the paper: coordinate channels (x, y) on the encoder input or the query map
-    position: str = "none"
-    # beyond the paper: w = softmax(q·p / τ) in Eqs. 1-2 (the paper: τ = 1), and a gradient
-    # through w (the authors' code detaches it: p̂ gives the encoder no gradient)
-    read_temperature: float = 1.0
-    read_gradient: bool = False
-    # beyond the paper: False drops the decoder's deepest skip (prediction only), so below
-    # 1/2 resolution the decoder sees concat(q, p̂) alone
-    deep_skip: bool = True
+    # beyond the paper (mnad_lite.model.MNAD says what they do)
+    position: str = "none"  # coordinate channels on the encoder input or the query map
+    read_temperature: float = 1.0  # τ of w = softmax(q·p / τ), Eqs. 1-2 (the paper: 1)
+    read_gradient: bool = False  # a gradient through w (the authors' code detaches it)
+    deep_skip: bool = True  # False: no deepest skip (prediction only)
     # training
     lambda_compact: float | None = None  # λ_c of Eq. 8
     lambda_separate: float | None = None  # λ_s of Eq. 8
@@ -170,8 +156,7 @@ class Config:
         }
 
     def split_videos(self, videos: list) -> tuple[list, list]:
-        """(trained on, held out): the last ``val_videos`` training videos are held out,
-        for model selection and calibration (the one definition of what a run held out)."""
+        """(trained on, held out): the last ``val_videos`` videos are held out."""
         if self.val_videos <= 0:
             return list(videos), []
         if self.val_videos >= len(videos):
@@ -182,17 +167,14 @@ class Config:
         return list(videos[: -self.val_videos]), list(videos[-self.val_videos :])
 
     def to_dict(self) -> dict[str, Any]:
-        d = dataclasses.asdict(self)
-        d["size"] = list(self.size)
-        return d
+        return {**dataclasses.asdict(self), "size": list(self.size)}
 
     def save(self, path: str | Path) -> None:
         write_json(path, self.to_dict())
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Config:
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - known)
+        unknown = sorted(set(data) - {f.name for f in dataclasses.fields(cls)})
         if unknown:
             raise ConfigError(f"unknown configuration fields: {', '.join(unknown)}")
         try:
@@ -233,11 +215,7 @@ _PRESETS: dict[str, dict[str, Any]] = {
 
 
 def preset(name: str = "lite", **overrides: Any) -> Config:
-    """A :class:`Config` from a preset, with any field overridden.
-
-    >>> preset("paper", method="recon").lambda_compact
-    0.01
-    """
+    """A :class:`Config` from a preset, with any field overridden."""
     if name not in _PRESETS:
         raise ConfigError(f"preset must be one of {PRESETS}, got {name!r}")
     values = {**_PRESETS[name], **overrides}  # an explicit None is kept (e.g. max_steps)
@@ -245,8 +223,7 @@ def preset(name: str = "lite", **overrides: Any) -> Config:
 
 
 def parse_size(text: str) -> tuple[int, int]:
-    """``"256x256"`` (or ``"256,256"``) -> ``(256, 256)``, height then width, both > 0;
-    ValueError otherwise. The one parser of sizes (configuration, command line)."""
+    """``"256x256"`` or ``"256,256"`` -> ``(256, 256)`` (H, W, both > 0), else ValueError."""
     m = re.fullmatch(r"\s*(\d+)\s*[xX,]\s*(\d+)\s*", text)
     if not m or int(m.group(1)) < 1 or int(m.group(2)) < 1:
         raise ValueError(f"expected HxW such as 256x256, got {text!r}")
@@ -254,7 +231,7 @@ def parse_size(text: str) -> tuple[int, int]:
 
 
 def portable_requested() -> bool:
-    """True when the environment asks for portable runs (``MNAD_REPRODUCIBLE=portable``)."""
+    """The environment asks for portable runs (``MNAD_REPRODUCIBLE=portable``)."""
     return os.environ.get(SWITCH, "").strip().lower() == "portable"
 
 

@@ -1,15 +1,11 @@
-"""The paper's evaluation protocol: load a run, score its test videos, judge, write.
-
-:func:`evaluate` is :func:`~mnad_lite.engine.inference.load_run`,
-:func:`~mnad_lite.engine.inference.score_videos` (P_t, D_t per frame, Eqs. 6-7, 14-15),
-:func:`paper_report` (S_t of Eq. 16 and every evaluation choice of MNAD.md section 6),
-then ``RUN/scores.csv``, ``RUN/eval.json`` (:mod:`mnad_lite.engine.results`) and
-``RUN/figures/`` (:mod:`mnad_lite.engine.figures`). The command line's ``evaluate`` adds
-calibration, online scores, thresholds and RBDC/TBDC (:mod:`mnad_lite.alerts.evaluation`).
-"""
+"""The paper's evaluation protocol: score a run's test videos (Eqs. 6-7, 14-15), judge S_t
+(Eq. 16) by every choice of MNAD.md section 6, write ``scores.csv``, ``eval.json`` and
+``figures/``. The command line adds alerts (:mod:`mnad_lite.alerts.evaluation`)."""
 
 from __future__ import annotations
 
+import csv
+import io
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,13 +13,22 @@ from typing import Any
 import numpy as np
 import torch
 
+from mnad_lite.data import open_dataset
 from mnad_lite.engine.config import Config
+from mnad_lite.engine.figures import error_maps, score_curves
 from mnad_lite.engine.inference import FrameScores, load_run, score_videos
-from mnad_lite.engine.results import write_json, write_scores_csv
 from mnad_lite.errors import DataError
+from mnad_lite.files import write_json, write_text_atomic
 from mnad_lite.metrics import TABLE_KEYS, evaluation_table, per_kind_auc, pixel_auc, term_scores
 from mnad_lite.model import MNAD
 from mnad_lite.scoring import anomaly_score, memory_terms
+
+#: ``scores.csv``: frame, Eq. 16's inputs, scores (+ ``score_online``, ``flagged`` if any).
+SCORE_COLUMNS = (
+    *("video", "frame", "label"),
+    *("psnr", "feature_distance", "regular_score", "memory_updated"),
+    *("score", "score_global"),
+)
 
 
 @dataclass
@@ -50,11 +55,8 @@ class TestRun:
 
 
 def open_test(run: str | Path, data: str | Path | Any, device: str = "auto") -> TestRun:
-    """Load ``run`` (:func:`~mnad_lite.engine.inference.load_run`, and its errors) and the
-    test videos of ``data`` (a path or an opened dataset). Raises DataError for a dataset
-    without test videos or with labels on some of them only."""
-    from mnad_lite.data import open_dataset
-
+    """Load ``run`` and the test videos of ``data`` (a path or an opened dataset). Raises
+    load_run's errors, and DataError when there are no test videos or some lack labels."""
     run = Path(run)
     model, config = load_run(run, device)
     dataset = open_dataset(data) if isinstance(data, (str, Path)) else data
@@ -65,6 +67,24 @@ def open_test(run: str | Path, data: str | Path | Any, device: str = "auto") -> 
     if unlabelled and len(unlabelled) < len(videos):
         raise DataError(f"{dataset.root}: test video {unlabelled[0]} has no frame labels")
     return TestRun(run, model, config, next(model.parameters()).device, dataset, videos)
+
+
+def score_test(
+    test: TestRun, test_update: bool | None, batch_size: int | None, progress: bool
+) -> tuple[FrameScores, dict[str, Any]]:
+    """The test videos' scores (``test_update``: the configuration's unless given), and
+    where they came from (``test_update``, device, data, label source, run)."""
+    update = test.config.test_update if test_update is None else test_update
+    scores = score_videos(
+        test.model, test.videos, test.config, update, batch_size, test.device, progress
+    )
+    return scores, {
+        "test_update": bool(update and test.has_memory),
+        "device": str(test.device),
+        "data": str(test.dataset.root),
+        "label_source": getattr(test.dataset, "label_source", None),
+        "run": str(test.run),
+    }
 
 
 def final_scores(
@@ -82,11 +102,8 @@ def masks_of(scores: FrameScores, videos: list) -> np.ndarray | None:
     if not videos or not all(getattr(v, "has_masks", False) for v in videos):
         return None
     h, w = scores.error_maps.shape[1:]
-    parts = [
-        v.masks(size=(h, w))[scores.frame_index[scores.video_ids == i]]
-        for i, v in enumerate(videos)
-    ]
-    return np.concatenate(parts)
+    frames = [scores.frame_index[scores.video_ids == i] for i in range(len(videos))]
+    return np.concatenate([v.masks(size=(h, w))[t] for v, t in zip(videos, frames, strict=True)])
 
 
 def has_ground_truth(scores: FrameScores) -> bool:
@@ -97,12 +114,8 @@ def has_ground_truth(scores: FrameScores) -> bool:
 def paper_report(
     scores: FrameScores, config: Config, has_memory: bool, videos: list, events: list
 ) -> dict[str, Any]:
-    """The numbers of ``eval.json``: the AUC choices, pixel AUC, per-kind AUC, counts.
-
-    ``per_kind_auc`` judges the paper's score (per-video min-max); ``per_kind_auc_terms``
-    judges every score of :data:`mnad_lite.metrics.TERMS` the same way (empty per kind
-    when there is no ground truth or no synthetic manifest).
-    """
+    """The numbers of ``eval.json``: the AUC choices, pixel AUC, per-kind AUC of the paper's
+    score and of each of :data:`mnad_lite.metrics.TERMS`, counts."""
     final, _, lam = final_scores(scores, config, has_memory)
     distances, _ = memory_terms(scores.distance, lam, has_memory)
     labels = scores.labels
@@ -119,12 +132,8 @@ def paper_report(
             for term, s in term_scores(scores.psnr, distances, scores.video_ids, lam).items()
         }
     else:  # no ground truth (your own footage) or one class only: scores, no AUCs
-        report = {
-            **dict.fromkeys(TABLE_KEYS),
-            "pixel_auc": None,
-            "per_kind_auc": {},
-            "per_kind_auc_terms": {},
-        }
+        report = dict.fromkeys((*TABLE_KEYS, "pixel_auc"))
+        report.update(per_kind_auc={}, per_kind_auc_terms={})
     report.update(
         memory_updates=int(scores.updated.sum()),
         frames=len(scores),
@@ -138,16 +147,29 @@ def paper_report(
     return report
 
 
-def score_test(
-    test: TestRun, test_update: bool | None, batch_size: int | None, progress: bool
-) -> tuple[FrameScores, bool]:
-    """Score the test videos (the test-time update on unless ``test_update`` says so);
-    returns the scores and whether the memory was updated."""
-    update = test.config.test_update if test_update is None else test_update
-    scores = score_videos(
-        test.model, test.videos, test.config, update, batch_size, test.device, progress
-    )
-    return scores, bool(update and test.has_memory)
+def write_scores_csv(
+    path: Path,
+    scores: FrameScores,
+    final: np.ndarray,
+    glob: np.ndarray,
+    flagged: np.ndarray | None = None,
+    online: np.ndarray | None = None,
+) -> Path:
+    """One row per scored frame, floats exact: ``eval.json`` can be recomputed from it."""
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    optional = {"score_online": online, "flagged": flagged}
+    writer.writerow([*SCORE_COLUMNS, *(k for k, v in optional.items() if v is not None)])
+    names = scores.video_names
+    for i in range(len(scores)):
+        label = "" if scores.labels is None else int(scores.labels[i])
+        row = [names[i], int(scores.frame_index[i]), label]
+        row += [repr(float(x[i])) for x in (scores.psnr, scores.distance, scores.regular)]
+        row += [int(scores.updated[i]), repr(float(final[i])), repr(float(glob[i]))]
+        if online is not None:
+            row.append(f"{online[i]:.6f}")
+        writer.writerow(row + ([int(flagged[i])] if flagged is not None else []))
+    return write_text_atomic(path, buf.getvalue())
 
 
 def write_results(
@@ -164,27 +186,12 @@ def write_results(
     out.mkdir(parents=True, exist_ok=True)
     write_scores_csv(out / "scores.csv", scores, final, glob, flagged, online)
     if figures:
-        from mnad_lite.engine import figures as figs
-
         fig_dir = out / "figures"
         fig_dir.mkdir(exist_ok=True)
-        maps = figs.error_maps(scores, final, test.videos, test.config, fig_dir / "error_maps.png")
-        report["figures"] = [str(p) for p in figs.score_curves(scores, final, fig_dir)] + [
-            str(maps)
-        ]
+        maps = error_maps(scores, final, test.videos, test.config, fig_dir / "error_maps.png")
+        report["figures"] = [str(p) for p in [*score_curves(scores, final, fig_dir), maps]]
     write_json(out / "eval.json", report)
     return report
-
-
-def describe(test: TestRun, updated: bool) -> dict[str, Any]:
-    """Where the numbers came from: ``test_update``, device, data, label source, run."""
-    return {
-        "test_update": updated,
-        "device": str(test.device),
-        "data": str(test.dataset.root),
-        "label_source": getattr(test.dataset, "label_source", None),
-        "run": str(test.run),
-    }
 
 
 def evaluate(
@@ -197,16 +204,11 @@ def evaluate(
     progress: bool = True,
     out: str | Path | None = None,
 ) -> dict[str, Any]:
-    """Score the test videos of ``data`` with the model of ``run``; write ``scores.csv``,
-    ``eval.json`` and ``figures/`` to ``out`` (default: the run folder).
-
-    Returns the report written to ``eval.json``: the AUC keys of
-    :func:`mnad_lite.metrics.evaluation_table`, ``pixel_auc``, ``per_kind_auc``, frame
-    counts, memory updates, throughput. Nothing here is chosen on test labels. Raises
-    the one-line errors of :func:`open_test`.
-    """
+    """Score the test videos of ``data`` with the model of ``run`` (nothing chosen on test
+    labels), write the results to ``out`` (default: the run folder), return the report.
+    Raises the one-line errors of :func:`open_test`."""
     test = open_test(run, data, device)
-    scores, updated = score_test(test, test_update, batch_size, progress)
+    scores, source = score_test(test, test_update, batch_size, progress)
     report = paper_report(scores, test.config, test.has_memory, test.videos, test.events)
-    report.update(describe(test, updated))
+    report.update(source)
     return write_results(test.run if out is None else Path(out), test, scores, report, figures)

@@ -1,8 +1,5 @@
-"""Pictures of an evaluation: score curves per test video and error maps on frames.
-
-Both take the per-frame results of :func:`mnad_lite.engine.inference.score_videos` and
-write PNG files. They draw on matplotlib ``Figure`` objects directly (no pyplot, no
-backend switch), so they work without a screen and leave the user's backend alone.
+"""Pictures of an evaluation: score curves per test video, error maps on frames. Drawn on
+matplotlib ``Figure`` objects (no pyplot): no screen needed, the user's backend untouched.
 """
 
 from __future__ import annotations
@@ -15,28 +12,22 @@ import numpy as np
 PER_PAGE = 12
 
 
-def shade_intervals(ax: Any, frames: np.ndarray, labels: np.ndarray, **kwargs: Any) -> None:
+def shade_intervals(ax: Any, frames: np.ndarray, labels: np.ndarray) -> None:
     """Shade the anomalous intervals (labels == 1) of one video on a matplotlib axis."""
-    if labels is None or len(labels) == 0:
-        return
     padded = np.concatenate([[0], labels.astype(int), [0]])
     starts = np.flatnonzero(np.diff(padded) == 1)
     ends = np.flatnonzero(np.diff(padded) == -1) - 1
     for s, e in zip(starts, ends, strict=True):
-        ax.axvspan(frames[s] - 0.5, frames[e] + 0.5, color="tab:red", alpha=0.15, lw=0, **kwargs)
+        ax.axvspan(frames[s] - 0.5, frames[e] + 0.5, color="tab:red", alpha=0.15, lw=0)
 
 
 def score_curves(scores: Any, final: np.ndarray, out: Path) -> list[Path]:
-    """One grid of score curves per 12 test videos, anomalous intervals shaded.
-
-    Returns the written files ``out/score_curves[_N].png``.
-    """
+    """``out/score_curves[_N].png``: score curves of 12 test videos each, anomalies shaded."""
     from matplotlib.figure import Figure
 
     out = Path(out)
     paths = []
-    n = len(scores.videos)
-    for page, first in enumerate(range(0, n, PER_PAGE)):
+    for page, first in enumerate(range(0, len(scores.videos), PER_PAGE)):
         names = scores.videos[first : first + PER_PAGE]
         cols = min(3, len(names))
         rows = int(np.ceil(len(names) / cols))
@@ -66,10 +57,7 @@ def score_curves(scores: Any, final: np.ndarray, out: Path) -> list[Path]:
 def error_maps(
     scores: Any, final: np.ndarray, videos: list, config: Any, path: Path, count: int = 4
 ) -> Path:
-    """The ``count`` most anomalous frames: the frame, and its error map overlaid.
-
-    Where the dataset has pixel masks, the ground-truth anomaly is outlined in cyan.
-    """
+    """The ``count`` most anomalous frames (one per video), error maps overlaid, masks in cyan."""
     import cv2
     from matplotlib.figure import Figure
 
@@ -83,21 +71,19 @@ def error_maps(
     fig = Figure(figsize=(3.2 * max(len(picked), 1), 5.2))
     axes = fig.subplots(2, max(len(picked), 1), squeeze=False)
     for col, i in enumerate(picked):
-        video = videos[scores.video_ids[i]]
-        frame = video.frames(tuple(config.size), config.channels)[scores.frame_index[i]]
+        video, t = videos[scores.video_ids[i]], scores.frame_index[i]
+        frame = video.frames(tuple(config.size), config.channels)[t]
         gray = frame.mean(axis=2) if frame.ndim == 3 else frame
         err = scores.error_maps[i].astype(np.float32)
         err = cv2.resize(err, (gray.shape[1], gray.shape[0]), interpolation=cv2.INTER_LINEAR)
         axes[0, col].imshow(gray, cmap="gray", vmin=0, vmax=255)
-        axes[0, col].set_title(
-            f"{video.name} t={scores.frame_index[i]} S={final[i]:.2f}", fontsize=8
-        )
+        axes[0, col].set_title(f"{video.name} t={t} S={final[i]:.2f}", fontsize=8)
         axes[1, col].imshow(gray, cmap="gray", vmin=0, vmax=255)
         axes[1, col].imshow(err, cmap="inferno", alpha=0.6)
         masks = video.masks(size=gray.shape) if getattr(video, "has_masks", False) else None
-        if masks is not None and masks[scores.frame_index[i]].any():
+        if masks is not None and masks[t].any():
             for ax in axes[:, col]:
-                ax.contour(masks[scores.frame_index[i]], levels=[0.5], colors="cyan", linewidths=1)
+                ax.contour(masks[t], levels=[0.5], colors="cyan", linewidths=1)
         for ax in axes[:, col]:
             ax.axis("off")
     axes[1, 0].set_ylabel("|Î - I|^2")

@@ -1,15 +1,11 @@
 """Inference: score every test frame with a trained model (no metrics, no files).
 
-For each test frame t (the last frame of a clip; for prediction the first t_length - 1
-frames of a video have no prediction and are dropped from scores *and* labels): PSNR P_t
-(Eq. 14), feature distance D_t (Eq. 15) and regular score eps_t (Eqs. 6-7), in the forms
-the configuration names. With the test-time update on, the frame's queries update the
-memory when eps_t < gamma (Eq. 7); the items carry over to the next frame and video, as
-in the authors' code.
-
-Batching never changes a result (the authors' test loop scores only the first frame of
-a batch): the encoder runs batched; with the update on, the memory read and the decoder
-run frame by frame, since frame t+1 reads the items that frame t may have updated.
+A test frame t is the last of a clip (for prediction the first t_length - 1 frames of a
+video are dropped from scores *and* labels): PSNR P_t (Eq. 14), feature distance D_t
+(Eq. 15), regular score eps_t (Eqs. 6-7), in the configured forms. With the test-time
+update on, frames with eps_t < gamma update the memory (Eq. 7), whose items carry over to
+the next frame and video as in the authors' code; the memory read and the decoder then run
+frame by frame, so batching never changes a result.
 """
 
 from __future__ import annotations
@@ -23,6 +19,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader
+from tqdm.auto import tqdm
 
 from mnad_lite.data.clips import ClipDataset, split_clip
 from mnad_lite.engine.checkpoint import load_checkpoint
@@ -38,9 +35,8 @@ MAP_SIZE = 64  # side of the stored per-frame error maps (pixel AUC, pictures)
 
 @dataclass
 class FrameScores:
-    """Per-frame results over all test videos, in video order: arrays ``[N]`` (N scored
-    frames) and ``error_maps`` ``[N, h, w]`` float16 (squared error on [0, 1] frames, mean
-    over channels, area-resized to :func:`map_size`)."""
+    """Per-frame results of all test videos in order: ``[N]`` arrays, and ``error_maps``
+    ``[N, h, w]`` float16 (squared error on [0, 1] frames, channel mean, :func:`map_size`)."""
 
     videos: list[str]
     video_ids: np.ndarray
@@ -79,17 +75,15 @@ def _score_batch(
         distance = out.memory.distance if out.memory else torch.zeros(len(x))
         regular = regular_score(out.prediction, target, config.score_form)  # Eq. 6   [B]
         return out.prediction, distance, regular, torch.zeros(len(x), dtype=torch.bool)
-    preds, dists, regs, upds = [], [], [], []
+    frames = []
     for i in range(len(x)):
         out = model.decode(z[i : i + 1], [s[i : i + 1] for s in skips], False)
         eps = regular_score(out.prediction, target[i : i + 1], config.score_form)  # [1]
         do_update = bool(eps.item() < config.gamma)
         if do_update:  # Eq. 7: only frames that look normal update the items
             model.memory.update_with(flatten_queries(out.queries))
-        preds.append(out.prediction)
-        dists.append(out.memory.distance)
-        regs.append(eps)
-        upds.append(do_update)
+        frames.append((out.prediction, out.memory.distance, eps, do_update))
+    preds, dists, regs, upds = zip(*frames, strict=True)
     return torch.cat(preds), torch.cat(dists), torch.cat(regs), torch.tensor(upds)
 
 
@@ -104,12 +98,9 @@ def prepare(model: MNAD, config: Config) -> None:
 def score_clips(
     model: MNAD, clip: torch.Tensor, config: Config, update_on: bool = False
 ) -> dict[str, torch.Tensor]:
-    """P, D, eps, the update flag and the error map of ``clip`` ``[B, t_length, C, H, W]``
-    (in [-1, 1] on the model's device, the target last; :func:`prepare` the model first).
-
-    Returns ``psnr``, ``distance``, ``regular`` float ``[B]``, ``updated`` bool ``[B]`` and
-    ``maps`` float16 ``[B, h, w]`` (as in :class:`FrameScores`), on the CPU.
-    """
+    """``psnr``, ``distance``, ``regular``, ``updated`` ``[B]`` and ``maps`` ``[B, h, w]``
+    (as in :class:`FrameScores`, on the CPU) of ``clip`` ``[B, t_length, C, H, W]`` in
+    [-1, 1] on the model's device, the target last (:func:`prepare` the model first)."""
     x, target = split_clip(clip, config.method)
     x = to_layout(x, config.channels_last)
     prediction, distance, regular, updated = _score_batch(model, x, target, config, update_on)
@@ -136,15 +127,13 @@ def score_videos(
 ) -> FrameScores:
     """P, D and eps for every scorable frame of ``videos``. With ``test_update`` on, the
     model's memory items change (score a copy to keep the trained ones)."""
-    from tqdm.auto import tqdm
-
     device = device or next(model.parameters()).device
     test_update = config.test_update if test_update is None else test_update
     update_on = bool(test_update) and model.memory is not None
     prepare(model, config)
     batch_size = batch_size or config.eval_batch_size
     keys = ("psnr", "distance", "regular", "updated", "maps")
-    rows: dict[str, list] = {k: [] for k in ("vid", "t", *keys)}
+    rows: dict[str, list[torch.Tensor]] = {k: [] for k in ("vid", "t", *keys)}
     labels: list[np.ndarray] | None = []
     tic = time.perf_counter()
     for vid, video in enumerate(tqdm(videos, desc="scoring", disable=not progress)):
@@ -157,48 +146,38 @@ def score_videos(
             out = score_clips(model, clip.to(device), config, update_on)
             for k in keys:
                 rows[k].append(out[k])
-        rows["vid"].append(np.full(len(clips), vid))
-        rows["t"].append(clips.index[:, 1])
+        rows["vid"].append(torch.full((len(clips),), vid))
+        rows["t"].append(torch.from_numpy(clips.index[:, 1]))
     seconds = time.perf_counter() - tic
-
-    def cat(key: str) -> np.ndarray:
-        parts = rows[key]
-        if not parts:
-            return np.zeros(0)
-        if isinstance(parts[0], torch.Tensor):
-            return torch.cat(parts).numpy()
-        return np.concatenate(parts)
-
+    cols = {k: torch.cat(parts).numpy() if parts else np.zeros(0) for k, parts in rows.items()}
     return FrameScores(
         videos=[v.name for v in videos],
-        video_ids=cat("vid").astype(np.int64),
-        frame_index=cat("t").astype(np.int64),
-        psnr=cat("psnr").astype(np.float64),
-        distance=cat("distance").astype(np.float64),
-        regular=cat("regular").astype(np.float64),
-        updated=cat("updated").astype(bool),
+        video_ids=cols["vid"].astype(np.int64),
+        frame_index=cols["t"].astype(np.int64),
+        psnr=cols["psnr"].astype(np.float64),
+        distance=cols["distance"].astype(np.float64),
+        regular=cols["regular"].astype(np.float64),
+        updated=cols["updated"].astype(bool),
         labels=np.concatenate(labels).astype(np.int64) if labels else None,
-        error_maps=cat("maps"),
+        error_maps=cols["maps"],
         seconds=seconds,
     )
 
 
 def load_run(run: str | Path, device: torch.device | str = "cpu") -> tuple[MNAD, Config]:
-    """The selected model (``RUN/model.pt``) and the configuration saved in it.
-
-    ``device``: a torch device or a name (``"auto"``: see
-    :func:`~mnad_lite.engine.runtime.pick_device`); a run trained with
-    ``reproducible="portable"`` is scored portably, on the CPU, whatever it says. Raises
-    CheckpointError (no readable ``model.pt``) or ConfigError (it holds no run
-    configuration, or one that does not parse).
-    """
+    """The selected model (``RUN/model.pt``) on ``device`` (a portable run: portably, on
+    the CPU) and its configuration. Raises CheckpointError (no readable ``model.pt``) or
+    ConfigError (no run configuration in it, or one that does not parse)."""
     run = Path(run)
-    if _saved_mode(run / "config.json") == "portable":  # before torch runs anything
+    try:  # the saved mode first: a portable run must be portable before torch runs anything
+        saved = json.loads((run / "config.json").read_text()).get("reproducible")
+    except (OSError, ValueError, AttributeError):
+        saved = None
+    if saved == "portable":
         from mnad_lite.engine import portable
 
         portable.enable()
-    if isinstance(device, str):
-        device = pick_device(device)
+    device = pick_device(device) if isinstance(device, str) else device
     model, payload = load_checkpoint(run / "model.pt", map_location=device)
     train_cfg = payload["config"].get("train")
     if not isinstance(train_cfg, dict):
@@ -212,14 +191,6 @@ def load_run(run: str | Path, device: torch.device | str = "cpu") -> tuple[MNAD,
     if config.channels_last:
         model = model.to(memory_format=torch.channels_last)
     return model.to(device), config
-
-
-def _saved_mode(path: Path) -> str | None:
-    """``reproducible`` of a run's ``config.json``, or None (unreadable)."""
-    try:
-        return json.loads(path.read_text()).get("reproducible")
-    except (OSError, ValueError, AttributeError):
-        return None
 
 
 @torch.no_grad()

@@ -1,12 +1,6 @@
-"""Where and how tensors run: device, seeds, threads, precision, memory layout, process.
-
-The choices that change speed but not the method: :func:`pick_device`,
-:func:`seed_everything`, :func:`set_threads` (the thread count also fixes the summation
-order, hence determinism), :func:`autocast`, :func:`to_layout`; which of the processes
-``torchrun`` started this one is (:class:`Dist`; what they share is
-:mod:`mnad_lite.engine.distributed`); and :func:`provenance`, what a run ran on (a seed
-gives the same run only on the same machine, thread count and code version).
-"""
+"""Where and how tensors run (device, seeds, threads, precision, memory layout, process),
+and what a run ran on (:func:`provenance`): a seed repeats a run only on the same machine,
+thread count and code version."""
 
 from __future__ import annotations
 
@@ -36,8 +30,7 @@ def seed_everything(seed: int) -> None:
 
 
 def set_threads(num_threads: int | None) -> None:
-    """Use ``num_threads`` CPU threads (None: leave torch's default); 1 and 2 threads sum
-    in different orders and give slightly different weights."""
+    """Use ``num_threads`` CPU threads (None: torch's default); the count fixes sum orders."""
     if num_threads is not None:
         torch.set_num_threads(int(num_threads))
 
@@ -47,14 +40,12 @@ def _mps_available() -> bool:
 
 
 def pick_device(name: str = "auto") -> torch.device:
-    """``auto``: CUDA, then Apple MPS, then CPU (the CPU in a portable process, see
-    :mod:`mnad_lite.engine.portable`). A forced device must exist."""
+    """``auto``: CUDA, then Apple MPS, then the CPU (always the CPU in a portable process).
+    A named device must exist (else a ConfigError)."""
     if name == "auto" and portable_requested():
         return torch.device("cpu")
     if name == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        return torch.device("mps" if _mps_available() else "cpu")
+        name = "cuda" if torch.cuda.is_available() else "mps" if _mps_available() else "cpu"
     if name == "cuda" and not torch.cuda.is_available():
         raise ConfigError("device 'cuda' requested but CUDA is not available")
     if name == "mps" and not _mps_available():
@@ -65,8 +56,7 @@ def pick_device(name: str = "auto") -> torch.device:
 
 
 def autocast(device: torch.device, amp: bool = True) -> Any:
-    """bfloat16 autocast on CUDA when ``amp`` (the memory stays float32), else a no-op
-    (the authors trained in float32; bf16 is this project's GPU default, for speed)."""
+    """bfloat16 autocast on CUDA when ``amp`` (the memory stays float32), else a no-op."""
     if device.type == "cuda" and amp and torch.cuda.is_bf16_supported():
         return torch.autocast("cuda", dtype=torch.bfloat16)
     return contextlib.nullcontext()
@@ -84,7 +74,7 @@ class Dist:
     world_size: int = 1
     rank: int = 0
     local_rank: int = 0
-    owns_group: bool = False  # True when distributed.init created the process group
+    owns_group: bool = False  # distributed.init created the process group
 
     @property
     def active(self) -> bool:
@@ -95,43 +85,16 @@ class Dist:
         return self.rank == 0
 
 
-def _env_int(name: str, default: int) -> int:
-    raw = os.environ.get(name)
-    if raw is None:
-        return default
-    try:
-        return int(raw)
-    except ValueError:
-        raise ConfigError(f"environment variable {name} must be an integer, got {raw!r}") from None
-
-
-def detect_processes() -> Dist:
-    """One process, an initialised process group, or torchrun's environment (``WORLD_SIZE``,
-    ``RANK``, ``LOCAL_RANK``; not yet joined). A bad variable raises a ConfigError."""
-    dist = torch.distributed
-    if dist.is_available() and dist.is_initialized():
-        local = _env_int("LOCAL_RANK", dist.get_rank())
-        return Dist(dist.get_world_size(), dist.get_rank(), local)
-    world = _env_int("WORLD_SIZE", 1)
-    if world <= 1:
-        return Dist()
-    if not dist.is_available():
-        raise ConfigError("WORLD_SIZE > 1 but this torch has no torch.distributed")
-    return Dist(world, _env_int("RANK", 0), _env_int("LOCAL_RANK", 0))
-
-
-def rank_device(device: torch.device, dist: Dist) -> torch.device:
-    """One GPU per process: ``cuda`` becomes this rank's ``cuda:LOCAL_RANK`` (made current)."""
-    if dist.active and device.type == "cuda":
-        device = torch.device("cuda", dist.local_rank)
-        torch.cuda.set_device(device)
-    return device
+def several_processes() -> bool:
+    """Whether torchrun started several processes (``WORLD_SIZE`` not 1) or a process group
+    exists: then :mod:`mnad_lite.engine.distributed` tells which this one is."""
+    group = torch.distributed.is_available() and torch.distributed.is_initialized()
+    return group or os.environ.get("WORLD_SIZE", "1") != "1"
 
 
 def code_version(folder: str | Path | None = None) -> dict[str, Any]:
-    """``commit``: the git commit of the checkout holding ``folder`` (default: this
-    package), ``modified``: whether ``folder`` differs from it; None for both when it is
-    not a git checkout (installed from a wheel, or git missing)."""
+    """The git ``commit`` of the checkout holding ``folder`` (default: this package) and
+    whether ``folder`` is ``modified``; None for both outside a checkout or without git."""
     here = Path(folder) if folder is not None else Path(__file__).resolve().parents[1]
 
     def git(*args: str) -> subprocess.CompletedProcess[str] | None:
@@ -151,11 +114,8 @@ def code_version(folder: str | Path | None = None) -> dict[str, Any]:
 
 
 def provenance(device: torch.device, num_threads: int | None = None) -> dict[str, Any]:
-    """One line of a run's ``provenance.jsonl``: what it runs on (the CPU capability picks
-    the kernels, which decide the last bits of every sum) and :func:`code_version`."""
-    name = str(device)
-    if device.type == "cuda":
-        name = f"cuda ({torch.cuda.get_device_name(device)})"
+    """What a run runs on (the CPU capability picks the kernels, hence every sum's last bits)."""
+    name = f"cuda ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else str(device)
     return {
         "date": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime()),
         "machine": platform.machine(),

@@ -20,9 +20,9 @@ from torch.utils.data import DataLoader
 from mnad_lite.data.clips import ClipDataset, split_clip
 from mnad_lite.engine.config import Config
 from mnad_lite.engine.inference import load_run
-from mnad_lite.engine.results import write_json
 from mnad_lite.engine.runtime import to_layout
 from mnad_lite.errors import MNADError
+from mnad_lite.files import write_json
 from mnad_lite.memory import Memory
 from mnad_lite.metrics import frame_auc
 from mnad_lite.model import MNAD, Cut

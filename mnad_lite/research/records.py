@@ -26,8 +26,9 @@ from pathlib import Path
 
 import numpy as np
 
-from mnad_lite.engine.results import SCORE_COLUMNS, write_text_atomic
+from mnad_lite.engine.evaluation import SCORE_COLUMNS
 from mnad_lite.errors import ConfigError, DataError
+from mnad_lite.files import write_text_atomic
 from mnad_lite.research.grids import stored_spec
 from mnad_lite.research.study import _check_spec
 

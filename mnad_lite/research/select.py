@@ -92,7 +92,7 @@ def choose_in_study(
     that run. Writes and returns ``out/choice.json``: the common ``size``, the seed,
     every variant's ``held_out_error`` and the ``chosen`` variant.
     """
-    from mnad_lite.engine.results import write_json
+    from mnad_lite.files import write_json
     from mnad_lite.research.grids import run_dir, stored_spec
 
     out = Path(out)

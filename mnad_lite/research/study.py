@@ -42,8 +42,8 @@ from typing import Any
 import numpy as np
 from filelock import FileLock, Timeout
 
-from mnad_lite.engine.results import write_text_atomic
 from mnad_lite.errors import ConfigError
+from mnad_lite.files import write_text_atomic
 from mnad_lite.research.grids import StudySpec, Variant, run_dir, stored_spec
 from mnad_lite.research.summary import summarize
 

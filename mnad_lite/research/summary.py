@@ -6,6 +6,7 @@ reference (a bootstrap interval over test videos); the compact form that is comm
 
 from __future__ import annotations
 
+import csv
 import json
 import math
 import os
@@ -16,8 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from mnad_lite.engine.results import read_scores_csv, write_json, write_text_atomic
-from mnad_lite.errors import ConfigError
+from mnad_lite.errors import ConfigError, DataError
+from mnad_lite.files import write_json, write_text_atomic
 from mnad_lite.metrics import rank_auc
 from mnad_lite.research.grids import StudySpec, run_dir, stored_spec
 from mnad_lite.research.text import KIND_TERMS, markdown
@@ -148,6 +149,33 @@ def _versus_reference(
         # the same seeds (see merge_compact's reruns)
         vs["reference_auc"] = ref_auc
         entry["vs_reference"] = vs
+
+
+def read_scores_csv(path: str | Path) -> dict[str, np.ndarray]:
+    """The columns of a run's ``scores.csv`` as arrays (``label`` -1 where unlabelled)."""
+    from mnad_lite.engine.evaluation import SCORE_COLUMNS
+
+    path = Path(path)
+    try:
+        with open(path, newline="") as fh:
+            rows = list(csv.DictReader(fh))
+    except OSError as err:
+        raise DataError(f"{path}: cannot read the scores ({err.strerror})") from None
+    if rows and not set(SCORE_COLUMNS) <= set(rows[0]):
+        raise DataError(f"{path}: not a scores.csv (columns {sorted(rows[0])})")
+    out: dict[str, np.ndarray] = {
+        "video": np.array([r["video"] for r in rows], dtype=object),
+        "frame": np.array([int(r["frame"]) for r in rows], dtype=np.int64),
+        "label": np.array([int(r["label"]) if r["label"] else -1 for r in rows], np.int64),
+        "memory_updated": np.array([int(r["memory_updated"]) for r in rows], dtype=bool),
+    }
+    for key in ("psnr", "feature_distance", "regular_score", "score", "score_global"):
+        out[key] = np.array([float(r[key]) for r in rows], dtype=np.float64)
+    if rows and "score_online" in rows[0]:
+        out["score_online"] = np.array([float(r["score_online"]) for r in rows], np.float64)
+    if rows and "flagged" in rows[0]:
+        out["flagged"] = np.array([int(r["flagged"]) for r in rows], dtype=bool)
+    return out
 
 
 def summarize(out: str | Path) -> dict[str, Any]:

@@ -21,10 +21,10 @@ from mnad_lite.cli.tables import format_report
 from mnad_lite.data import open_dataset
 from mnad_lite.engine.config import preset
 from mnad_lite.engine.inference import load_run, score_videos
-from mnad_lite.engine.results import read_scores_csv
 from mnad_lite.engine.train import train
 from mnad_lite.errors import ConfigError, DataError
 from mnad_lite.metrics import frame_auc
+from mnad_lite.research.summary import read_scores_csv
 
 
 @pytest.fixture(scope="module")

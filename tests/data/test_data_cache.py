@@ -57,14 +57,8 @@ def test_frames_equal_a_fresh_decode_and_are_read_only(small, tmp_path):
         reference = v.decode(size, channels)
         got = cache.video(v, size, channels)
         assert got.dtype == np.uint8 and np.array_equal(got, reference)
-        assert np.array_equal(cache.frame(v, 2, size, channels), reference[2])
-        assert np.array_equal(cache.frame_range(v, 1, 4, size, channels), reference[1:4])
         with pytest.raises(ValueError, match="read-only"):
             got[0, 0, 0, 0] = 1
-    out = np.zeros((3, 1, *SIZE), np.float32).transpose(0, 2, 3, 1)  # any dtype, strides
-    assert np.array_equal(cache.frame_range(v, 1, 4, SIZE, 1, out=out), v.decode(SIZE, 1)[1:4])
-    with pytest.raises(IndexError, match="out of range"):
-        cache.frame_range(v, 4, 9, SIZE, 1)
 
 
 def test_the_default_cache_lives_under_mnad_cache_never_beside_the_data(small, tmp_path):
@@ -110,14 +104,14 @@ def test_video_files_decode_once_and_a_wrong_header_is_one_line(tmp_path, make):
     reference = v.decode(SIZE, 1)
     cache = FrameCache(tmp_path / "cache")
     order = [7, 2, 11, 0, 5, 9]
-    assert all(np.array_equal(cache.frame(v, t, SIZE, 1), reference[t]) for t in order)
+    assert all(np.array_equal(cache.video(v, SIZE, 1)[t], reference[t]) for t in order)
     assert cache.decoded == 12
     longer = Video("cam", "training", path, 14, v.frame_size)
     with pytest.raises(DataError, match=r"cam\.avi: header says 14 frames but 12 decode$"):
-        FrameCache(tmp_path / "c2").frame(longer, 13, SIZE, 1)
+        FrameCache(tmp_path / "c2").video(longer, SIZE, 1)
     shorter = Video("cam", "training", path, 10, v.frame_size)
     with pytest.raises(DataError, match=r"cam\.avi: header says 10 frames but more decode$"):
-        FrameCache(tmp_path / "c3").frame(shorter, 9, SIZE, 1)
+        FrameCache(tmp_path / "c3").video(shorter, SIZE, 1)
     for folder in ("c2", "c3"):  # nothing half-built is left
         assert not list((tmp_path / folder).glob("*.npy"))
         assert not list((tmp_path / folder).glob("*.tmp"))

@@ -22,8 +22,8 @@ def assert_per_kind_terms_match_scores(report: dict, run: Path, data: Path) -> N
     """``per_kind_auc_terms``: every term of the score, judged per kind, equals its
     recomputation from scores.csv and the synthetic manifest; its paper-protocol entry
     is ``per_kind_auc``."""
-    from mnad_lite.engine.results import read_scores_csv
     from mnad_lite.metrics import TERMS, per_kind_auc, term_scores
+    from mnad_lite.research.summary import read_scores_csv
 
     terms = report["per_kind_auc_terms"]
     assert tuple(terms) == TERMS  # a memory run: D only is there
