@@ -1,6 +1,6 @@
 """Where and how tensors run (device, seeds, threads, precision, memory layout, process),
-and what a run ran on (:func:`provenance`): a seed repeats a run only on the same machine,
-thread count and code version."""
+and what a run ran on (:func:`provenance`): a seed repeats a run only on the same machine
+and code version, with one thread (:func:`set_threads`)."""
 
 from __future__ import annotations
 
@@ -30,7 +30,8 @@ def seed_everything(seed: int) -> None:
 
 
 def set_threads(num_threads: int | None) -> None:
-    """Use ``num_threads`` CPU threads (None: torch's default); the count fixes sum orders."""
+    """Use ``num_threads`` CPU threads (None: torch's default). One thread repeats a run bit
+    for bit; with more, oneDNN's convolutions may not (measured: docs/course.md)."""
     if num_threads is not None:
         torch.set_num_threads(int(num_threads))
 

@@ -13,8 +13,8 @@ A run folder holds everything about one training run::
 
 Model selection never looks at test labels: the last ``val_videos`` training videos are
 held out and scored by their prediction error (MSE), else the last epoch is kept. A resumed
-run keeps the data order and ends with an uninterrupted run's weights (on the CPU, for a
-fixed thread count). Several processes: :mod:`mnad_lite.engine.distributed`.
+run keeps the data order and ends with an uninterrupted run's weights (on the CPU with one
+thread: ``runtime.set_threads``). Several processes: :mod:`mnad_lite.engine.distributed`.
 """
 
 from __future__ import annotations
